@@ -1,0 +1,369 @@
+package server
+
+import (
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/databoard/databoard/daqbuf"
+)
+
+// curve is everything needed to write one `/channels/curve` answer (ORIGINAL_API.md, "Curve"). It holds
+// the decoded batches as data-api sent them; the encoder walks them once per output map, so no merged
+// copy of the data is ever made.
+type curve struct {
+	name        string // the channel_name exactly as the client sent it
+	raw         bool
+	bins        []*daqbuf.BinBatch
+	events      []*daqbuf.EventBatch
+	removeEmpty bool // removeEmptyBins: drop count-0 bins from every map
+	isString    bool // treat values as strings (1 when non-empty, 0 else; desc = the text)
+}
+
+// appendCurveJSON appends `{"curve": {...}}` for c to dst.
+//
+// Keys are ns timestamps written in ascending order (the frontend reads insertion order); NaN and ±Inf
+// never reach the output: such points are left out of every map, so value, min and max keep the same
+// key set in the same order, as the frontend's min/max polygon needs.
+func appendCurveJSON(dst []byte, c *curve) []byte {
+	dst = append(dst, `{"curve":{`...)
+	switch {
+	case c.raw && c.eventCount() > 0:
+		dst = appendRawCurve(dst, c)
+	case !c.raw && c.binCount() > 0:
+		dst = appendBinnedCurve(dst, c)
+	default:
+		dst = appendJSONString(dst, c.name)
+		dst = append(dst, `:{}`...)
+	}
+	return append(dst, `}}`...)
+}
+
+func (c *curve) eventCount() int {
+	n := 0
+	for _, b := range c.events {
+		n += b.Len()
+	}
+	return n
+}
+
+func (c *curve) binCount() int {
+	n := 0
+	for _, b := range c.bins {
+		n += b.Len()
+	}
+	return n
+}
+
+// keepBin says whether bin i of b appears in the answer.
+func (c *curve) keepBin(b *daqbuf.BinBatch, i int) bool {
+	if c.removeEmpty && b.Counts[i] == 0 {
+		return false
+	}
+	return finite(b.Avgs[i]) && finite(b.Mins[i]) && finite(b.Maxs[i])
+}
+
+func binMid(b *daqbuf.BinBatch, i int) int64 {
+	// Exact integer midpoint without overflow (ts1 ≤ ts2, both positive).
+	return b.Ts1[i] + (b.Ts2[i]-b.Ts1[i])/2
+}
+
+func appendBinnedCurve(dst []byte, c *curve) []byte {
+	avg, stddev := intervalStats(c.bins)
+	for m, suffix := range []string{"", "_min", "_max"} {
+		if m > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, c.name+suffix)
+		dst = append(dst, `:{`...)
+		first := true
+		for _, b := range c.bins {
+			col := [3][]float64{b.Avgs, b.Mins, b.Maxs}[m]
+			for i := range b.Ts1 {
+				if !c.keepBin(b, i) {
+					continue
+				}
+				dst = appendKey(dst, &first, binMid(b, i))
+				dst = appendFloat(dst, col[i])
+			}
+		}
+		dst = append(dst, '}')
+	}
+	dst = append(dst, ',')
+	dst = appendJSONString(dst, c.name+"_meta")
+	dst = append(dst, `:{"raw":false,"waveform":false,"interval_avg":`...)
+	dst = appendFloat(dst, avg)
+	dst = append(dst, `,"interval_stddev":`...)
+	dst = appendFloat(dst, stddev)
+	dst = append(dst, `,"pointMeta":{`...)
+	first := true
+	for _, b := range c.bins {
+		for i := range b.Ts1 {
+			if !c.keepBin(b, i) {
+				continue
+			}
+			dst = appendKey(dst, &first, binMid(b, i))
+			dst = append(dst, `{"count":`...)
+			dst = strconv.AppendUint(dst, b.Counts[i], 10)
+			dst = append(dst, '}')
+		}
+	}
+	return append(dst, `}}`...)
+}
+
+// intervalStats is the mean and population standard deviation of the differences between consecutive
+// bin midpoints, over all bins data-api returned (before any are removed), in ns; 0 for fewer than two.
+func intervalStats(bins []*daqbuf.BinBatch) (mean, stddev float64) {
+	var n int
+	var sum, sumSq float64
+	prev, havePrev := int64(0), false
+	for _, b := range bins {
+		for i := range b.Ts1 {
+			mid := binMid(b, i)
+			if havePrev {
+				d := float64(mid - prev)
+				sum += d
+				sumSq += d * d
+				n++
+			}
+			prev, havePrev = mid, true
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	mean = sum / float64(n)
+	// Second pass would be more stable; differences are near-equal grid steps, so the naive formula
+	// is exact enough, but guard against tiny negative rounding.
+	v := sumSq/float64(n) - mean*mean
+	if v < 0 {
+		v = 0
+	}
+	return mean, math.Sqrt(v)
+}
+
+// isWaveform says whether the events carry arrays rather than scalars.
+func (c *curve) isWaveform() bool {
+	for _, b := range c.events {
+		if b.Len() > 0 {
+			return b.Values.Width > 0
+		}
+	}
+	return false
+}
+
+func appendRawCurve(dst []byte, c *curve) []byte {
+	waveform := c.isWaveform()
+	dst = appendJSONString(dst, c.name)
+	dst = append(dst, `:{`...)
+	first := true
+	for _, b := range c.events {
+		for i, ts := range b.Ts {
+			if waveform {
+				dst = appendWaveform(dst, &first, b, i, ts)
+				continue
+			}
+			v, ok := c.eventValue(b, i)
+			if !ok {
+				continue
+			}
+			dst = appendKey(dst, &first, ts)
+			dst = appendFloat(dst, v)
+		}
+	}
+	dst = append(dst, `},`...)
+	dst = appendJSONString(dst, c.name+"_meta")
+	dst = append(dst, `:{"raw":true,"waveform":`...)
+	dst = strconv.AppendBool(dst, waveform)
+	dst = append(dst, `,"interval_avg":0,"interval_stddev":0,"pointMeta":{`...)
+	first = true
+	for _, b := range c.events {
+		for i, ts := range b.Ts {
+			if !waveform {
+				if _, ok := c.eventValue(b, i); !ok {
+					continue
+				}
+			}
+			dst = appendKey(dst, &first, ts)
+			dst = append(dst, `{"pulseId":`...)
+			if b.Pulses != nil {
+				dst = strconv.AppendUint(dst, b.Pulses[i], 10)
+			} else {
+				dst = append(dst, "null"...)
+			}
+			if desc, ok := c.eventDesc(b, i); ok && !waveform {
+				dst = append(dst, `,"desc":`...)
+				dst = appendJSONString(dst, desc)
+			}
+			dst = append(dst, '}')
+		}
+	}
+	return append(dst, `}}`...)
+}
+
+// appendWaveform writes the "<ts>_<index>" entries of event i; non-finite elements are left out.
+func appendWaveform(dst []byte, first *bool, b *daqbuf.EventBatch, i int, ts int64) []byte {
+	w := b.Values.Width
+	for j := 0; j < w; j++ {
+		v, ok := scalarAt(&b.Values, i*w+j, false)
+		if !ok {
+			continue
+		}
+		if !*first {
+			dst = append(dst, ',')
+		}
+		*first = false
+		dst = append(dst, '"')
+		dst = strconv.AppendInt(dst, ts, 10)
+		dst = append(dst, '_')
+		dst = strconv.AppendInt(dst, int64(j), 10)
+		dst = append(dst, `":`...)
+		dst = appendFloat(dst, v)
+	}
+	return dst
+}
+
+// eventValue is the plotted number of scalar event i: the number itself, the enum index, or for strings
+// 1 when non-empty and 0 otherwise. ok is false for NaN/Inf.
+func (c *curve) eventValue(b *daqbuf.EventBatch, i int) (float64, bool) {
+	return scalarAt(&b.Values, i, c.isString)
+}
+
+func scalarAt(v *daqbuf.Values, i int, asString bool) (float64, bool) {
+	var f float64
+	switch v.Kind {
+	case daqbuf.KindFloat:
+		f = v.Floats[i]
+	case daqbuf.KindInt, daqbuf.KindEnum:
+		f = float64(v.Ints[i])
+	case daqbuf.KindUint:
+		f = float64(v.Uints[i])
+	case daqbuf.KindBool:
+		if v.Bools[i] {
+			f = 1
+		}
+	case daqbuf.KindString:
+		if v.Strings[i] != "" {
+			f = 1
+		}
+	default:
+		return 0, false
+	}
+	if asString && v.Kind != daqbuf.KindString {
+		// isString=true on a numeric channel: the number's text is non-empty, so 1.
+		f = 1
+	}
+	return f, finite(f)
+}
+
+// eventDesc is the text shown for event i: the enum label, or the string itself.
+func (c *curve) eventDesc(b *daqbuf.EventBatch, i int) (string, bool) {
+	v := &b.Values
+	switch {
+	case v.Kind == daqbuf.KindEnum && i < len(v.Labels):
+		return v.Labels[i], true
+	case v.Kind == daqbuf.KindString:
+		return v.Strings[i], true
+	case c.isString:
+		return scalarText(v, i), true
+	}
+	return "", false
+}
+
+func scalarText(v *daqbuf.Values, i int) string {
+	switch v.Kind {
+	case daqbuf.KindFloat:
+		return strconv.FormatFloat(v.Floats[i], 'g', -1, 64)
+	case daqbuf.KindInt, daqbuf.KindEnum:
+		return strconv.FormatInt(v.Ints[i], 10)
+	case daqbuf.KindUint:
+		return strconv.FormatUint(v.Uints[i], 10)
+	case daqbuf.KindBool:
+		return strconv.FormatBool(v.Bools[i])
+	}
+	return ""
+}
+
+func appendKey(dst []byte, first *bool, ts int64) []byte {
+	if !*first {
+		dst = append(dst, ',')
+	}
+	*first = false
+	dst = append(dst, '"')
+	dst = strconv.AppendInt(dst, ts, 10)
+	return append(dst, `":`...)
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// appendFloat writes f the way encoding/json does (shortest representation, exponent only for very
+// large or small magnitudes). Callers never pass NaN or Inf.
+func appendFloat(dst []byte, f float64) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9, as encoding/json does
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString writes s as a JSON string, escaping what JSON requires (and <, >, & as encoding/json
+// does, so a channel name can never break out of an HTML context either).
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
