@@ -1,0 +1,158 @@
+package configs
+
+import (
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+)
+
+// Byte sizes used by the defaults.
+const (
+	KiB int64 = 1 << 10
+	MiB int64 = 1 << 20
+	GiB int64 = 1 << 30
+)
+
+// LogFormat selects the log handler.
+type LogFormat string
+
+// The accepted LOG_FORMAT values.
+const (
+	// LogFormatAuto writes text to a terminal and JSON otherwise.
+	LogFormatAuto LogFormat = "auto"
+	// LogFormatJSON writes one JSON object per line (slog.JSONHandler).
+	LogFormatJSON LogFormat = "json"
+	// LogFormatText writes key=value lines (slog.TextHandler).
+	LogFormatText LogFormat = "text"
+)
+
+// Resolve turns LogFormatAuto into text or JSON depending on whether the log goes to a terminal;
+// an explicit format is returned unchanged.
+func (f LogFormat) Resolve(isTerminal bool) LogFormat {
+	if f != LogFormatAuto {
+		return f
+	}
+	if isTerminal {
+		return LogFormatText
+	}
+	return LogFormatJSON
+}
+
+// Config is databoard's whole configuration. Load fills it from the environment; the zero value is
+// not meaningful, use Default or Load.
+//
+// The first group keeps the old Python backend's variable names and defaults, so existing
+// deployments keep working; the second group is new in this implementation.
+type Config struct {
+	// SchemaPath is where the dashboard JSON schema comes from (SCHEMA_PATH): an http(s) URL of the
+	// schema file or a directory holding dashboarddto.schema.json. Default "" = the schema shipped
+	// in the binary (DashboardSchema).
+	SchemaPath string
+	// ValidateDashboardSchema checks every created or updated dashboard against the schema
+	// (VALIDATE_DASHBOARD_SCHEMA). Default true.
+	ValidateDashboardSchema bool
+	// ValidateDashboardSize refuses dashboards larger than DashboardMaxSingleBytes
+	// (VALIDATE_DASHBOARD_SIZE). Default true.
+	ValidateDashboardSize bool
+	// DashboardMaxSingleBytes is the largest dashboard accepted, in bytes of BSON
+	// (DASHBOARD_MAX_SINGLE_BYTES). Default 10 MiB.
+	DashboardMaxSingleBytes int64
+	// DashboardMaxTotalStorageBytes is the storage budget of all dashboards together, in bytes of
+	// BSON (DASHBOARD_MAX_TOTAL_STORAGE_BYTES). Default 10 GiB.
+	DashboardMaxTotalStorageBytes int64
+	// DashboardEvictionThreshold is the fraction of DashboardMaxTotalStorageBytes at which eviction
+	// starts (DASHBOARD_EVICTION_THRESHOLD), in (0, 1]. Default 0.95.
+	DashboardEvictionThreshold float64
+	// DashboardTargetUtilization is the fraction of DashboardMaxTotalStorageBytes eviction brings
+	// the total down to (DASHBOARD_TARGET_UTILIZATION), in (0, 1] and below the threshold.
+	// Default 0.60.
+	DashboardTargetUtilization float64
+	// MongoHost is the MongoDB host name or IP (MONGO_HOST). Default "" = no external MongoDB:
+	// the embedded store under DataDir is used, unless MongoURI is set.
+	MongoHost string
+	// MongoPort is MongoDB's TCP port (MONGO_PORT), 1..65535. Default 27017. Only used with MongoHost.
+	MongoPort int
+	// MongoDBName is the database holding the dashboards collection (MONGO_DB_NAME).
+	// Default "databoard".
+	MongoDBName string
+	// RootPath is the path prefix under which the API documentation says it lives (ROOT_PATH),
+	// normalized to a leading "/" and no trailing "/". Default "/".
+	RootPath string
+	// DaqbufDefaultURL is data-api v4's base URL (DAQBUF_DEFAULT_URL), an http(s) URL without a
+	// trailing "/". Default "https://data-api.psi.ch/api/4".
+	DaqbufDefaultURL string
+
+	// MongoURI is a full mongodb:// or mongodb+srv:// connection string (MONGO_URI); it overrides
+	// MongoHost and MongoPort. Default "" (use MongoHost, else the embedded store).
+	MongoURI string
+	// RedisURL is the Redis connection URL (REDIS_URL), as accepted by go-redis's ParseURL.
+	// Default "" = an in-process cache bounded by CacheMaxBytes.
+	RedisURL string
+	// ListenAddr is the HTTP listen address, host:port (LISTEN_ADDR). Default ":8080".
+	ListenAddr string
+	// DataDir is the directory of the embedded dashboard store (DATA_DIR). Default "./data".
+	DataDir string
+	// ChannelRefreshInterval is how often the channel list is re-read from data-api
+	// (CHANNEL_REFRESH_INTERVAL), a Go duration such as "30m". Default 1h.
+	ChannelRefreshInterval time.Duration
+	// CacheMaxBytes bounds the in-process cache, in bytes (CACHE_MAX_BYTES). Default 256 MiB.
+	// Unused when RedisURL is set.
+	CacheMaxBytes int64
+	// MaintenanceToken, when set, is the bearer token the /maintenance routes require
+	// (MAINTENANCE_TOKEN). Default "" = the routes are open, as in the old backend.
+	MaintenanceToken string
+	// MaintenanceListenAddr, when set, serves the /maintenance routes on this separate address
+	// only (MAINTENANCE_LISTEN_ADDR). Default "" = on ListenAddr with the rest.
+	MaintenanceListenAddr string
+	// LogFormat is the log format (LOG_FORMAT): auto, json or text. Default auto.
+	LogFormat LogFormat
+	// LogLevel is the minimum level logged (LOG_LEVEL): debug, info, warn or error. Default info.
+	LogLevel slog.Level
+	// DaqbufTimeout bounds one data-api request (DAQBUF_TIMEOUT), a Go duration. Default 30s.
+	DaqbufTimeout time.Duration
+	// DaqbufMaxConns is the most concurrent connections to one data-api host (DAQBUF_MAX_CONNS).
+	// Default 16.
+	DaqbufMaxConns int
+	// Demo serves curves from the in-process data-api simulator instead of DaqbufDefaultURL (DEMO).
+	// Default false.
+	Demo bool
+}
+
+// Default returns the configuration used when no variable is set.
+func Default() Config {
+	return Config{
+		ValidateDashboardSchema:       true,
+		ValidateDashboardSize:         true,
+		DashboardMaxSingleBytes:       10 * MiB,
+		DashboardMaxTotalStorageBytes: 10 * GiB,
+		DashboardEvictionThreshold:    0.95,
+		DashboardTargetUtilization:    0.60,
+		MongoPort:                     27017,
+		MongoDBName:                   "databoard",
+		RootPath:                      "/",
+		DaqbufDefaultURL:              "https://data-api.psi.ch/api/4",
+		ListenAddr:                    ":8080",
+		DataDir:                       "./data",
+		ChannelRefreshInterval:        time.Hour,
+		CacheMaxBytes:                 256 * MiB,
+		LogFormat:                     LogFormatAuto,
+		LogLevel:                      slog.LevelInfo,
+		DaqbufTimeout:                 30 * time.Second,
+		DaqbufMaxConns:                16,
+	}
+}
+
+// MongoURIOrEmbedded returns the MongoDB connection string to use: MongoURI when set, else
+// mongodb://MongoHost:MongoPort/ when MongoHost is set, else "" meaning "start the embedded store
+// under DataDir".
+func (c Config) MongoURIOrEmbedded() string {
+	switch {
+	case c.MongoURI != "":
+		return c.MongoURI
+	case c.MongoHost != "":
+		return "mongodb://" + net.JoinHostPort(c.MongoHost, strconv.Itoa(c.MongoPort)) + "/"
+	default:
+		return ""
+	}
+}
