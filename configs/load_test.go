@@ -25,7 +25,7 @@ func mustLoad(t *testing.T, vars map[string]string) Config {
 	return c
 }
 
-func TestLoadDefaults(t *testing.T) {
+func TestConfigLoadDefaults(t *testing.T) {
 	c := mustLoad(t, nil)
 	// The defaults as the contract and the issue state them, written out independently of Default().
 	want := map[string]string{
@@ -72,7 +72,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
-func TestLoadValid(t *testing.T) {
+func TestConfigLoadValid(t *testing.T) {
 	tests := []struct {
 		name  string
 		value string
@@ -134,7 +134,7 @@ func TestLoadValid(t *testing.T) {
 	}
 }
 
-func TestLoadInvalid(t *testing.T) {
+func TestConfigLoadInvalid(t *testing.T) {
 	tests := []struct {
 		name  string
 		value string
@@ -208,7 +208,7 @@ func TestLoadInvalid(t *testing.T) {
 	}
 }
 
-func TestLoadCrossChecks(t *testing.T) {
+func TestConfigLoadCrossChecks(t *testing.T) {
 	tests := []struct {
 		name string
 		vars map[string]string
@@ -246,7 +246,7 @@ func TestLoadCrossChecks(t *testing.T) {
 	}
 }
 
-func TestLoadCollectsAllErrors(t *testing.T) {
+func TestConfigLoadCollectsAllErrors(t *testing.T) {
 	_, err := Load(env(map[string]string{
 		"MONGO_PORT":                   "99999",
 		"DASHBOARD_EVICTION_THRESHOLD": "abc",
@@ -278,7 +278,7 @@ func TestLoadCollectsAllErrors(t *testing.T) {
 
 // TestLoadReadsEverySetting guards the variable list: Load must read exactly the variables
 // Settings prints (and the README documents), each once.
-func TestLoadReadsEverySetting(t *testing.T) {
+func TestConfigLoadReadsEverySetting(t *testing.T) {
 	var read []string
 	if _, err := Load(func(name string) string { read = append(read, name); return "" }); err != nil {
 		t.Fatal(err)
@@ -294,7 +294,7 @@ func TestLoadReadsEverySetting(t *testing.T) {
 
 // TestSettingsRoundTrip checks that printing and parsing agree: the printed values of a
 // non-default Config load back into the same Config.
-func TestSettingsRoundTrip(t *testing.T) {
+func TestConfigSettingsRoundTrip(t *testing.T) {
 	vars := map[string]string{
 		"SCHEMA_PATH": "/srv/schema", "VALIDATE_DASHBOARD_SCHEMA": "no", "VALIDATE_DASHBOARD_SIZE": "off",
 		"DASHBOARD_MAX_SINGLE_BYTES": "3MiB", "DASHBOARD_MAX_TOTAL_STORAGE_BYTES": "5GiB",
@@ -342,7 +342,7 @@ func TestMongoURIOrEmbedded(t *testing.T) {
 	}
 }
 
-func TestLogFormatResolve(t *testing.T) {
+func TestConfigLogFormatResolve(t *testing.T) {
 	tests := []struct {
 		format   LogFormat
 		terminal bool

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-func TestRedactURL(t *testing.T) {
+func TestConfigRedactURL(t *testing.T) {
 	tests := []struct {
 		in, want string
 	}{
@@ -40,7 +40,7 @@ var secretVars = map[string]string{
 	"DAQBUF_DEFAULT_URL": "https://u:SECRET4@data-api.example.org/api/4",
 }
 
-func TestSecretsNeverPrinted(t *testing.T) {
+func TestConfigSecretsNeverPrinted(t *testing.T) {
 	c := mustLoad(t, secretVars)
 	if c.MaintenanceToken != "SECRET-token" || !strings.Contains(c.MongoURI, "SECRET1") {
 		t.Fatalf("Load lost the real secrets: %#v", c)
@@ -80,7 +80,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	}
 }
 
-func TestErrorsDoNotLeakSecrets(t *testing.T) {
+func TestConfigErrorsDoNotLeakSecrets(t *testing.T) {
 	tests := map[string]string{
 		"MONGO_URI":          "mongodbx://admin:SECRET@db/",
 		"REDIS_URL":          "redis://:SECRET@cache:6379/notanumber",

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestDashboardSchema(t *testing.T) {
+func TestConfigDashboardSchema(t *testing.T) {
 	var schema struct {
 		Schema      string                     `json:"$schema"`
 		Ref         string                     `json:"$ref"`
@@ -34,7 +34,7 @@ func TestDashboardSchema(t *testing.T) {
 }
 
 // TestReadmeDocumentsEverySetting keeps README.md's configuration table complete.
-func TestReadmeDocumentsEverySetting(t *testing.T) {
+func TestConfigReadmeDocumentsEverySetting(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)

@@ -41,7 +41,7 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-func TestInvalidVariable(t *testing.T) {
+func TestConfigInvalidVariable(t *testing.T) {
 	r := runWith(t, map[string]string{
 		"DASHBOARD_EVICTION_THRESHOLD": "abc",
 		"MONGO_PORT":                   "0",
@@ -79,7 +79,7 @@ func TestPrintsRedactedConfig(t *testing.T) {
 	}
 }
 
-func TestFlagsOverrideEnvironment(t *testing.T) {
+func TestConfigFlagsOverrideEnvironment(t *testing.T) {
 	env := map[string]string{"LISTEN_ADDR": "not-an-address", "DATA_DIR": "/env/dir", "DEMO": "true"}
 	got := printedConfig(t, runWith(t, env, "-listen", "127.0.0.1:9999", "-data-dir", "/flag/dir", "-demo=false", "config"))
 	want := map[string]string{"LISTEN_ADDR": "127.0.0.1:9999", "DATA_DIR": "/flag/dir", "DEMO": "false"}
