@@ -1,0 +1,56 @@
+// Package dashboards is the dashboard store: create, read, replace and delete dashboards in MongoDB,
+// validated (JSON Schema, size), evicted least-recently-used, with whitelist/protect flags and
+// export/import for operators.
+//
+// # Storage
+//
+// It keeps the old Python backend's layout so existing databases keep working: collection "dashboards",
+// one document per dashboard,
+//
+//	{_id: "<uuid4>", dashboard: <the request body, {"dashboard": {...}}>, _size: <BSON size of the body>,
+//	 last_access: <UTC datetime>, whitelisted?: bool, protected?: bool}
+//
+// and an index on last_access. Note that the stored "dashboard" field holds the whole DashboardDTO (the old
+// backend stored the request body as is), and the HTTP answer is {"id": id} followed by the body's members.
+//
+// # Round trip
+//
+// The browser hashes a loaded dashboard and compares the hash with the one in the page URL, so a dashboard
+// must come back exactly as it was sent. The package converts JSON to BSON and back itself (jsonbson.go,
+// bsonjson.go) instead of going through Go maps: member order is kept, integers are stored as int32/int64
+// and numbers with a fraction or exponent as doubles (as pymongo stored Python's json.loads values), and
+// doubles are written back the way Python's json.dumps wrote them (2.0 stays "2.0", 19.25 stays "19.25").
+//
+// # Reads and last_access
+//
+// A read does not write. Get records the access time in memory; a background flusher writes the batch
+// every Config.AccessFlushInterval as one unordered bulk write of {$max: {last_access: t}} updates, which is
+// order-independent across instances and never resurrects a deleted dashboard. Eviction, Export and Close
+// flush first, so eviction order is right and a clean shutdown loses nothing (a crash loses at most one
+// interval of access times, which only shifts eviction order).
+//
+// # Eviction
+//
+// After every create and replace the store sums _size over the collection ($group/$sum); when the total
+// reaches EvictionThreshold × MaxTotalBytes it deletes dashboards that are neither whitelisted nor
+// protected, least recently accessed first, until the total is at most TargetUtilization × MaxTotalBytes.
+//
+// # Answer cache
+//
+// Config.CacheBytes enables a bounded in-process cache of encoded answers. It is off by default: several
+// instances share one database, and a cached answer on instance B after a replace on instance A would make
+// the browser report "modified since last save". With it on, this instance's own writes invalidate at once
+// and other instances' writes show within Config.CacheTTL. Turn it on only for a single instance (the
+// embedded default) or when that staleness is acceptable.
+//
+// # MongoDB and FerretDB
+//
+// Only operations both MongoDB and FerretDB v1 (the embedded store) implement are used: no transactions,
+// change streams, TTL indexes, $lookup, or projections on findAndModify. Writes ask for majority write
+// concern; Start falls back to w:1 if the server refuses it. FerretDB v1 refuses keys containing '.' or
+// starting with '$' and arrays directly inside arrays; such bodies fail with ErrInvalid there (MongoDB
+// stores them). When MongoDB is unreachable, operations fail with ErrUnavailable within the client's
+// server-selection timeout or the caller's deadline, and the store recovers by itself.
+//
+// The package must not import server, cache, stream, daqbuf or configs; it knows nothing of HTTP.
+package dashboards
