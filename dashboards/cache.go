@@ -18,8 +18,8 @@ type answerCache struct {
 	// gen counts removals. A reader notes it before reading MongoDB and stores its answer only if no removal
 	// happened meanwhile, so a read racing this instance's own replace cannot cache the old version.
 	gen  uint64
-	byID     map[string]*list.Element
-	lru      list.List // front = most recently used; values are *cacheEntry
+	byID map[string]*list.Element
+	lru  list.List // front = most recently used; values are *cacheEntry
 }
 
 type cacheEntry struct {
