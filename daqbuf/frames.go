@@ -155,37 +155,47 @@ func (f *textFrames) next() ([]byte, error) {
 }
 
 func (f *textFrames) lengthLine() (int, error) {
+	for {
+		line, err := f.readLine()
+		if err != nil {
+			return 0, err
+		}
+		s := string(bytes.TrimSpace(line))
+		if s == "" {
+			continue // a blank line between frames carries nothing
+		}
+		n, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return 0, corrupt("bad length line %q", s)
+		}
+		if n > MaxFrameSize {
+			return 0, corrupt("frame length %d exceeds %d", n, MaxFrameSize)
+		}
+		return int(n), nil
+	}
+}
+
+// readLine reads through the next '\n'. io.EOF only when the body ends before any byte of the
+// line: a partial line (even blanks, the padding of the length field) is a truncated frame.
+func (f *textFrames) readLine() ([]byte, error) {
 	line := f.line[:0]
 	defer func() { f.line = line }()
 	for {
 		chunk, err := f.r.ReadSlice('\n')
 		line = append(line, chunk...)
-		if err == nil {
-			break
+		if len(line) > maxLengthLine {
+			return nil, corrupt("length line longer than %d bytes", maxLengthLine)
 		}
-		if errors.Is(err, bufio.ErrBufferFull) && len(line) <= maxLengthLine {
+		switch {
+		case err == nil:
+			return line, nil
+		case errors.Is(err, bufio.ErrBufferFull):
 			continue
+		case err == io.EOF && len(line) == 0:
+			return nil, io.EOF
 		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			return 0, corrupt("length line longer than %d bytes", maxLengthLine)
-		}
-		if err == io.EOF && len(bytes.TrimSpace(line)) == 0 {
-			return 0, io.EOF // clean end (trailing whitespace tolerated)
-		}
-		return 0, readErr("length line", err)
+		return nil, readErr("length line", err)
 	}
-	if len(line) > maxLengthLine {
-		return 0, corrupt("length line longer than %d bytes", maxLengthLine)
-	}
-	s := string(bytes.TrimSpace(line))
-	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil {
-		return 0, corrupt("bad length line %q", s)
-	}
-	if n > MaxFrameSize {
-		return 0, corrupt("frame length %d exceeds %d", n, MaxFrameSize)
-	}
-	return int(n), nil
 }
 
 // wholeBody yields an unframed body (plain application/json) as a single payload.

@@ -3,6 +3,7 @@ package daqbuf
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -149,4 +150,15 @@ func sameFloats(a, b []float64) bool {
 		}
 	}
 	return true
+}
+
+// jsonMarshal encodes like data-api: no HTML escaping.
+func jsonMarshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
