@@ -14,6 +14,7 @@ type answerCache struct {
 	mu       sync.Mutex
 	maxBytes int64
 	ttl      time.Duration
+	now      func() time.Time
 	bytes    int64
 	// gen counts removals. A reader notes it before reading MongoDB and stores its answer only if no removal
 	// happened meanwhile, so a read racing this instance's own replace cannot cache the old version.
@@ -27,8 +28,8 @@ type cacheEntry struct {
 	stored time.Time
 }
 
-func newAnswerCache(maxBytes int64, ttl time.Duration) *answerCache {
-	return &answerCache{maxBytes: maxBytes, ttl: ttl, byID: make(map[string]*list.Element)}
+func newAnswerCache(maxBytes int64, ttl time.Duration, now func() time.Time) *answerCache {
+	return &answerCache{maxBytes: maxBytes, ttl: ttl, now: now, byID: make(map[string]*list.Element)}
 }
 
 func (c *answerCache) get(id string) (Dashboard, bool) {
@@ -42,7 +43,7 @@ func (c *answerCache) get(id string) (Dashboard, bool) {
 		return Dashboard{}, false
 	}
 	e := el.Value.(*cacheEntry)
-	if time.Since(e.stored) > c.ttl {
+	if c.now().Sub(e.stored) > c.ttl {
 		c.removeElement(el)
 		return Dashboard{}, false
 	}
@@ -73,7 +74,7 @@ func (c *answerCache) put(d Dashboard, gen uint64) {
 	if el, ok := c.byID[d.ID]; ok {
 		c.removeElement(el)
 	}
-	c.byID[d.ID] = c.lru.PushFront(&cacheEntry{d: d, stored: time.Now()})
+	c.byID[d.ID] = c.lru.PushFront(&cacheEntry{d: d, stored: c.now()})
 	c.bytes += int64(len(d.JSON))
 	for c.bytes > c.maxBytes {
 		c.removeElement(c.lru.Back())

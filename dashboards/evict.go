@@ -60,7 +60,7 @@ func (s *Store) Evict(ctx context.Context) error {
 		}
 		for _, id := range ids {
 			if id, ok := id.(string); ok {
-				s.cache.remove(id)
+				s.invalidate(id)
 				s.access.forget(id)
 			}
 		}

@@ -155,3 +155,9 @@ func assertSameJSON(t testing.TB, what string, got, want []byte) {
 		t.Errorf("%s: JSON differs\n got  %.300s\n want %.300s", what, got, want)
 	}
 }
+
+// mongoDatabase is a fresh test database (for tests that manage the store's lifecycle themselves).
+func mongoDatabase(t testing.TB) *mongo.Database {
+	t.Helper()
+	return mongotest.Database(t)
+}

@@ -16,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+	"golang.org/x/sync/singleflight"
 )
 
 // Field names of a stored record: the old backend's, so existing databases keep working.
@@ -54,6 +55,7 @@ type Store struct {
 
 	access *accessLog
 	cache  *answerCache // nil when off
+	reads1 singleflight.Group
 
 	evictMu sync.Mutex
 	flushMu sync.Mutex
@@ -89,7 +91,7 @@ func New(db *mongo.Database, cfg Config, logger *slog.Logger) (*Store, error) {
 		}
 	}
 	if cfg.CacheBytes > 0 {
-		s.cache = newAnswerCache(cfg.CacheBytes, cfg.CacheTTL)
+		s.cache = newAnswerCache(cfg.CacheBytes, cfg.CacheTTL, cfg.Now)
 	}
 	s.reads = db.Collection(cfg.Collection)
 	s.majority = db.Collection(cfg.Collection, options.Collection().SetWriteConcern(writeconcern.Majority()))
@@ -128,6 +130,28 @@ func (s *Store) Get(ctx context.Context, id string) (Dashboard, error) {
 		s.access.touch(id, s.now())
 		return d, nil
 	}
+	// Concurrent reads of one id share one query (a dashboard link opened by many at once).
+	ch := s.reads1.DoChan(id, func() (any, error) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedReadTimeout)
+		defer cancel()
+		return s.read(rctx, id)
+	})
+	select {
+	case <-ctx.Done():
+		return Dashboard{}, translate("get dashboard "+id, ctx.Err())
+	case res := <-ch:
+		if res.Err != nil {
+			return Dashboard{}, res.Err
+		}
+		s.access.touch(id, s.now())
+		return res.Val.(Dashboard), nil
+	}
+}
+
+// sharedReadTimeout bounds a read shared by several Get calls, which outlives any one caller's context.
+const sharedReadTimeout = 10 * time.Second
+
+func (s *Store) read(ctx context.Context, id string) (Dashboard, error) {
 	gen := s.cache.generation()
 	raw, err := s.reads.FindOne(ctx, bson.D{{Key: fieldID, Value: id}},
 		options.FindOne().SetProjection(bson.D{{Key: fieldDashboard, Value: 1}})).Raw()
@@ -138,7 +162,6 @@ func (s *Store) Get(ctx context.Context, id string) (Dashboard, error) {
 	if err != nil {
 		return Dashboard{}, fmt.Errorf("get dashboard %s: %w", id, err)
 	}
-	s.access.touch(id, s.now())
 	s.cache.put(d, gen)
 	return d, nil
 }
@@ -157,7 +180,7 @@ func (s *Store) Replace(ctx context.Context, id string, body []byte) (Dashboard,
 			{Key: fieldSize, Value: sizeValue(len(doc))},
 			{Key: fieldLastAccess, Value: bson.NewDateTimeFromTime(s.now())},
 		}}})
-	s.cache.remove(id)
+	s.invalidate(id)
 	if err != nil {
 		return Dashboard{}, translateWrite("replace dashboard "+id, err)
 	}
@@ -173,7 +196,7 @@ func (s *Store) Delete(ctx context.Context, id string) (Dashboard, error) {
 	raw, err := s.writes.Load().FindOneAndDelete(ctx,
 		// No projection: FerretDB v1 does not implement one on findAndModify.
 		bson.D{{Key: fieldID, Value: id}, {Key: fieldProtected, Value: bson.D{{Key: "$ne", Value: true}}}}).Raw()
-	s.cache.remove(id)
+	s.invalidate(id)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return Dashboard{}, fmt.Errorf("delete dashboard %s: %w", id, s.whyMissing(ctx, id))
 	}
@@ -186,6 +209,13 @@ func (s *Store) Delete(ctx context.Context, id string) (Dashboard, error) {
 		return Dashboard{}, fmt.Errorf("delete dashboard %s: deleted, but %w", id, err)
 	}
 	return d, nil
+}
+
+// invalidate makes later reads of id see a write that just completed: the cached answer goes, and a read
+// already in flight (which may have read the old version) is no longer joined.
+func (s *Store) invalidate(id string) {
+	s.cache.remove(id)
+	s.reads1.Forget(id)
 }
 
 // whyMissing explains a write that matched nothing: the dashboard is protected, or it does not exist.

@@ -128,7 +128,7 @@ func (s *Store) importRecord(text []byte) (bson.D, error) {
 
 func (s *Store) writeImported(ctx context.Context, doc bson.D, replace bool) (bool, error) {
 	id := doc[0].Value.(string)
-	defer s.cache.remove(id)
+	defer s.invalidate(id)
 	if replace {
 		_, err := s.writes.Load().ReplaceOne(ctx, bson.D{{Key: fieldID, Value: id}}, doc, options.Replace().SetUpsert(true))
 		return err == nil, translateWrite("store "+id, err)
