@@ -302,7 +302,10 @@ func TestRequestParameters(t *testing.T) {
 		}, "/api/4/events", "application/json",
 			url.Values{"backend": {"sf-archiver"}, "seriesId": {"6173407188734815544"}, "oneBeforeRange": {"true"},
 				"begExcl": {"true"}, "begDate": {"2024-09-26T07:43:33.003080998Z"}, "endDate": {"2024-09-26T07:44:33.000000000Z"}}},
-		{func() error { _, err := cl.Binned(ctx, BinnedQuery{Channel: testChannel, Range: r, BinCount: 10}); return err },
+		{func() error {
+			_, err := cl.Binned(ctx, BinnedQuery{Channel: testChannel, Range: r, BinCount: 10})
+			return err
+		},
 			"/api/4/binned", "application/json-framed",
 			url.Values{"backend": {"sf-databuffer"}, "channelName": {"SIM-F64:SINE"}, "binCount": {"10"},
 				"begDate": {"2024-09-26T07:43:33.003080998Z"}, "endDate": {"2024-09-26T07:44:33.000000000Z"}}},
@@ -312,7 +315,10 @@ func TestRequestParameters(t *testing.T) {
 		}, "/api/4/binned", "application/cbor-framed",
 			url.Values{"backend": {"sf-databuffer"}, "channelName": {"SIM-F64:SINE"}, "binWidth": {"2m"},
 				"begDate": {"2024-09-26T07:43:33.003080998Z"}, "endDate": {"2024-09-26T07:44:33.000000000Z"}}},
-		{func() error { _, err := cl.Search(ctx, SearchQuery{Regex: "^SIM-F64:.*$", Backend: "sf-archiver", ICase: true}); return err },
+		{func() error {
+			_, err := cl.Search(ctx, SearchQuery{Regex: "^SIM-F64:.*$", Backend: "sf-archiver", ICase: true})
+			return err
+		},
 			"/api/4/search/channel", "application/json",
 			url.Values{"nameRegex": {"^SIM-F64:.*$"}, "backend": {"sf-archiver"}, "icase": {"true"}}},
 	}
