@@ -36,7 +36,10 @@ type catalogue struct {
 	backends []string
 	entries  []entry             // sorted by name
 	names    []string            // names in entry order, for search
-	lower    []string            // lower-cased names, same order, for case-insensitive search
+	lower    []string            // ASCII-lower-cased names (same byte lengths), for case-insensitive search
+	joined   string              // names joined by '\n', for literal prefiltering
+	ljoined  string              // lower-cased names joined by '\n'
+	starts   []int               // offset of entry i in joined (and ljoined)
 	ids      map[string][]uint64 // backend -> series id per entry
 	byID     map[string]map[uint64]int32
 }
@@ -59,8 +62,18 @@ func newCatalogue(backends []string, generated int) *catalogue {
 	c.names = make([]string, len(c.entries))
 	c.lower = make([]string, len(c.entries))
 	for i, e := range c.entries {
-		c.names[i], c.lower[i] = e.name, strings.ToLower(e.name)
+		c.names[i], c.lower[i] = e.name, asciiLower(e.name)
 	}
+	c.starts = make([]int, len(c.entries))
+	var jb, lb strings.Builder
+	for i := range c.entries {
+		c.starts[i] = jb.Len()
+		jb.WriteString(c.names[i])
+		jb.WriteByte('\n')
+		lb.WriteString(c.lower[i])
+		lb.WriteByte('\n')
+	}
+	c.joined, c.ljoined = jb.String(), lb.String()
 	for _, b := range backends {
 		ids := make([]uint64, len(c.entries))
 		rev := make(map[uint64]int32, len(c.entries))
@@ -156,4 +169,15 @@ func mix64(x uint64) uint64 {
 	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
 	x = (x ^ x>>27) * 0x94d049bb133111eb
 	return x ^ x>>31
+}
+
+// asciiLower lower-cases ASCII letters only, so that lengths (and offsets) are preserved.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

@@ -483,3 +483,10 @@ func isConnectionClosed(err error) bool {
 }
 
 func fmtNs(ns int64) string { return fmt.Sprint(ns) }
+
+func newBenchServer(b *testing.B, s *sim.Sim) string {
+	b.Helper()
+	srv := httptest.NewServer(s)
+	b.Cleanup(srv.Close)
+	return srv.URL
+}

@@ -3,9 +3,11 @@ package sim
 import (
 	"regexp"
 	"regexp/syntax"
+	"sort"
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 )
 
 // searchCacheMax bounds the remembered search results; the cache is simply emptied when full.
@@ -20,6 +22,16 @@ type searchCache struct {
 
 func newSearchCache() searchCache { return searchCache{results: make(map[string][]int32)} }
 
+// nameMatcher is a compiled search: the regexp, the name list it runs on, and a literal every match
+// must contain, used to find candidates with one strings.Index pass over the joined names instead
+// of running the regexp on every name.
+type nameMatcher struct {
+	re      *regexp.Regexp
+	names   []string
+	joined  string
+	literal string
+}
+
 // searchNames returns the catalogue entries whose name the unanchored regex matches.
 func (s *Sim) searchNames(pattern string, icase bool) ([]int32, error) {
 	key := "c\x00" + pattern
@@ -33,31 +45,11 @@ func (s *Sim) searchNames(pattern string, icase bool) ([]int32, error) {
 		return res, nil
 	}
 
-	names := s.cat.names
-	var re *regexp.Regexp
-	if icase {
-		if lowered, ok := lowerPattern(pattern); ok {
-			// Matching a lower-cased pattern against the precomputed lower-cased names keeps the
-			// regexp engine's literal fast paths, which (?i) disables: ~10x faster on 100k names.
-			re, names = lowered, s.cat.lower
-		} else {
-			var err error
-			if re, err = regexp.Compile("(?i)" + pattern); err != nil {
-				return nil, err
-			}
-		}
-	} else {
-		var err error
-		if re, err = regexp.Compile(pattern); err != nil {
-			return nil, err
-		}
+	m, err := s.cat.compileSearch(pattern, icase)
+	if err != nil {
+		return nil, err
 	}
-	res = []int32{}
-	for i, n := range names {
-		if re.MatchString(n) {
-			res = append(res, int32(i))
-		}
-	}
+	res = m.run(s.cat.starts)
 
 	s.search.mu.Lock()
 	defer s.search.mu.Unlock()
@@ -68,10 +60,98 @@ func (s *Sim) searchNames(pattern string, icase bool) ([]int32, error) {
 	return res, nil
 }
 
-// lowerPattern rewrites a case-insensitive pattern into a case-sensitive one over lower-cased
+func (c *catalogue) compileSearch(pattern string, icase bool) (*nameMatcher, error) {
+	if icase {
+		if tree, ok := lowerPattern(pattern); ok {
+			// A lower-cased pattern over lower-cased names keeps literals usable for
+			// prefiltering, which (?i) would fold away.
+			re, err := regexp.Compile(tree.String())
+			if err == nil {
+				return &nameMatcher{re: re, names: c.lower, joined: c.ljoined, literal: requiredLiteral(tree)}, nil
+			}
+		}
+		re, err := regexp.Compile("(?i)" + pattern)
+		if err != nil {
+			return nil, err
+		}
+		return &nameMatcher{re: re, names: c.names}, nil
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, err
+	}
+	m := &nameMatcher{re: re, names: c.names, joined: c.joined}
+	if tree, err := syntax.Parse(pattern, syntax.Perl); err == nil {
+		m.literal = requiredLiteral(tree.Simplify())
+	}
+	return m, nil
+}
+
+// run returns the indices of matching names, ascending. starts[i] is name i's offset in joined.
+func (m *nameMatcher) run(starts []int) []int32 {
+	res := []int32{}
+	if m.literal == "" {
+		for i, n := range m.names {
+			if m.re.MatchString(n) {
+				res = append(res, int32(i))
+			}
+		}
+		return res
+	}
+	for pos := 0; pos < len(m.joined); {
+		j := strings.Index(m.joined[pos:], m.literal)
+		if j < 0 {
+			break
+		}
+		line := sort.Search(len(starts), func(i int) bool { return starts[i] > pos+j }) - 1
+		if m.re.MatchString(m.names[line]) {
+			res = append(res, int32(line))
+		}
+		if line+1 >= len(starts) {
+			break
+		}
+		pos = starts[line+1]
+	}
+	return res
+}
+
+// requiredLiteral returns a case-sensitive literal that every match of re contains ("" if none is
+// evident): the longest such literal of a concatenation, looking through captures and repeats.
+func requiredLiteral(re *syntax.Regexp) string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 {
+			return ""
+		}
+		return string(re.Rune)
+	case syntax.OpCapture, syntax.OpPlus:
+		return requiredLiteral(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return requiredLiteral(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		best := ""
+		for _, sub := range re.Sub {
+			if l := requiredLiteral(sub); len(l) > len(best) {
+				best = l
+			}
+		}
+		return best
+	}
+	return ""
+}
+
+// lowerPattern rewrites a case-insensitive pattern into a case-sensitive one over ASCII-lower-cased
 // input: folded literals become lower case (folded classes already hold both cases). It declines
-// patterns with inline flags or Unicode classes, whose folding it cannot mirror exactly.
-func lowerPattern(pattern string) (*regexp.Regexp, bool) {
+// non-ASCII patterns and patterns with inline flags or Unicode classes, whose folding it cannot
+// mirror exactly.
+func lowerPattern(pattern string) (*syntax.Regexp, bool) {
+	for i := 0; i < len(pattern); i++ {
+		if pattern[i] >= utf8.RuneSelf {
+			return nil, false
+		}
+	}
 	if strings.Contains(pattern, "(?") || strings.Contains(pattern, `\p`) || strings.Contains(pattern, `\P`) {
 		return nil, false
 	}
@@ -92,9 +172,5 @@ func lowerPattern(pattern string) (*regexp.Regexp, bool) {
 		}
 	}
 	walk(tree)
-	re, err := regexp.Compile(tree.String())
-	if err != nil {
-		return nil, false
-	}
-	return re, true
+	return tree.Simplify(), true
 }
