@@ -310,3 +310,26 @@ func TestBinnedErrors(t *testing.T) {
 		t.Fatalf("binWidth=2.0: %d bins", len(bins))
 	}
 }
+
+func TestBinWidthHumantime(t *testing.T) {
+	e := newEnv(t, sim.Config{})
+	day := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		binWidth string
+		want     time.Duration
+	}{
+		{"500ms", 500 * time.Millisecond}, {"10s", 10 * time.Second}, {"2m", 2 * time.Minute}, {"2min", 2 * time.Minute},
+		{"1h", time.Hour}, {"1h 30m", 2 * time.Hour}, {"1d", 24 * time.Hour}, {"1w", 8 * 24 * time.Hour},
+		{"2.0", 2 * time.Minute /* ignored: default 20 bins over 1 h */}, {"10", 2 * time.Minute}, {"5 parsecs", 2 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.binWidth, func(t *testing.T) {
+			q := rangeQuery("sf-databuffer", "SIM-F64:SINE", day, day.Add(time.Hour))
+			q.Set("binWidth", tt.binWidth)
+			bins, _ := binsVia(t, e, q, acceptCFramed)
+			if len(bins) == 0 || time.Duration(bins[0].Ts2-bins[0].Ts1) != tt.want {
+				t.Fatalf("%d bins, first %+v; want width %v", len(bins), bins, tt.want)
+			}
+		})
+	}
+}

@@ -33,24 +33,22 @@ type entry struct {
 // catalogue is the precomputed channel set, identical on every backend. names are kept sorted so
 // that listing and lookup need no work per request; series ids are precomputed per backend.
 type catalogue struct {
-	backends []string
-	entries  []entry             // sorted by name
-	names    []string            // names in entry order, for search
-	lower    []string            // ASCII-lower-cased names (same byte lengths), for case-insensitive search
-	joined   string              // names joined by '\n', for literal prefiltering
-	ljoined  string              // lower-cased names joined by '\n'
-	starts   []int               // offset of entry i in joined (and ljoined)
-	ids      map[string][]uint64 // backend -> series id per entry
-	byID     map[string]map[uint64]int32
+	entries []entry             // sorted by name
+	names   []string            // names in entry order, for search
+	lower   []string            // ASCII-lower-cased names (same byte lengths), for case-insensitive search
+	joined  string              // names joined by '\n', for literal prefiltering
+	ljoined string              // lower-cased names joined by '\n'
+	starts  []int               // offset of entry i in joined (and ljoined)
+	ids     map[string][]uint64 // backend -> series id per entry
+	byID    map[string]map[uint64]int32
 }
 
 func newCatalogue(backends []string, generated int) *catalogue {
 	fixed := fixedChannels()
 	c := &catalogue{
-		backends: backends,
-		entries:  make([]entry, 0, len(fixed)+generated),
-		ids:      make(map[string][]uint64, len(backends)),
-		byID:     make(map[string]map[uint64]int32, len(backends)),
+		entries: make([]entry, 0, len(fixed)+generated),
+		ids:     make(map[string][]uint64, len(backends)),
+		byID:    make(map[string]map[uint64]int32, len(backends)),
 	}
 	for i := range fixed {
 		c.entries = append(c.entries, entry{name: fixed[i].name, fixed: &fixed[i]})
