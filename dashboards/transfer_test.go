@@ -1,0 +1,120 @@
+package dashboards
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExportImportRoundTrip(t *testing.T) {
+	clock := newFakeClock()
+	src, _ := newTestStore(t, Config{Now: clock.Now, AccessFlushInterval: time.Hour})
+	ctx := testCtx(t)
+	files := referenceDashboards(t)
+	var ids []string
+	for _, name := range sortedKeys(files) {
+		clock.Advance(time.Second)
+		d, err := src.Create(ctx, files[name])
+		if err != nil {
+			t.Fatalf("Create %s: %v", name, err)
+		}
+		ids = append(ids, d.ID)
+	}
+	if err := src.SetWhitelisted(ctx, ids[0], true); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.SetProtected(ctx, ids[1], true); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour)
+	if _, err := src.Get(ctx, ids[2]); err != nil { // pending access: Export must carry it
+		t.Fatal(err)
+	}
+
+	var dump bytes.Buffer
+	n, err := src.Export(ctx, &dump)
+	if err != nil || n != len(ids) {
+		t.Fatalf("Export = %d, %v; want %d records", n, err, len(ids))
+	}
+	lines := strings.Split(strings.TrimSuffix(dump.String(), "\n"), "\n")
+	if len(lines) != n {
+		t.Fatalf("Export wrote %d lines for %d records", len(lines), n)
+	}
+	for _, l := range lines {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("export line is not JSON: %v", err)
+		}
+		for _, k := range []string{"_id", "dashboard", "_size", "last_access", "whitelisted", "protected"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("export line lacks %q", k)
+			}
+		}
+	}
+
+	dst, _ := newTestStore(t, Config{})
+	if n, err := dst.Import(ctx, bytes.NewReader(dump.Bytes()), false); err != nil || n != len(ids) {
+		t.Fatalf("Import = %d, %v; want %d", n, err, len(ids))
+	}
+	for _, id := range ids {
+		want, err := src.Record(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := dst.Record(ctx, id)
+		if err != nil {
+			t.Fatalf("imported Record %s: %v", id, err)
+		}
+		wj, _ := want.MarshalJSON()
+		gj, _ := got.MarshalJSON()
+		if string(gj) != string(wj) {
+			t.Errorf("record %s after export/import\n got  %.300s\n want %.300s", id, gj, wj)
+		}
+	}
+	if rec, _ := dst.Record(ctx, ids[2]); !rec.LastAccess.Equal(clock.Now()) {
+		t.Errorf("pending access not exported: last_access %v, want %v", rec.LastAccess, clock.Now())
+	}
+
+	// Without replace, existing ids are skipped; with replace they are overwritten.
+	if n, err := dst.Import(ctx, bytes.NewReader(dump.Bytes()), false); err != nil || n != 0 {
+		t.Errorf("second Import without replace = %d, %v; want 0", n, err)
+	}
+	if n, err := dst.Import(ctx, bytes.NewReader(dump.Bytes()), true); err != nil || n != len(ids) {
+		t.Errorf("Import with replace = %d, %v; want %d", n, err, len(ids))
+	}
+}
+
+func TestImportRejectsBadLines(t *testing.T) {
+	s, _ := newTestStore(t, Config{})
+	ctx := testCtx(t)
+	good := `{"_id":"a","dashboard":{"dashboard":{"widgets":[]}},"last_access":{"$date":"2024-05-01T10:00:00Z"}}`
+	tests := []struct {
+		name, line, reason string
+	}{
+		{"not JSON", `{"_id":`, "invalid"},
+		{"no id", `{"dashboard":{"dashboard":{"widgets":[]}}}`, "_id"},
+		{"schema", `{"_id":"b","dashboard":{"dashboard":{"nope":1}}}`, "Additional property"},
+		{"time", `{"_id":"c","dashboard":{"dashboard":{"widgets":[]}},"last_access":"yesterday"}`, "last_access"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, err := s.Import(ctx, strings.NewReader(good+"\n\n"+tt.line+"\n"), true)
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), tt.reason) {
+				t.Errorf("Import error %v; want ErrInvalid naming line 3 and %q", err, tt.reason)
+			}
+			if n != 1 {
+				t.Errorf("Import = %d, want the 1 good line before the bad one", n)
+			}
+		})
+	}
+	rec, err := s.Record(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC); !rec.LastAccess.Equal(want) {
+		t.Errorf("mongoexport $date read as %v, want %v", rec.LastAccess, want)
+	}
+}
