@@ -27,6 +27,13 @@ type Config struct {
 	EvictionThreshold float64
 	// TargetUtilization is the fraction of MaxTotalBytes eviction reduces the total to. Default 0.60.
 	TargetUtilization float64
+	// SizeRecount is how long a total size measured with $group/$sum is trusted before a write measures
+	// again; meanwhile this instance's own writes are added to it (a replace adds its full size, so the
+	// estimate only errs high, and a high estimate is re-measured before anything is evicted). 0 (the
+	// default) measures after every create and replace, as the old backend did. FerretDB's $group reads
+	// every whole document (about 10 ms per 71 KB dashboard on a small machine), so the embedded store should
+	// set this (e.g. 1 min); with several instances, another instance's writes are seen within it.
+	SizeRecount time.Duration
 	// AccessFlushInterval is how often batched last_access updates are written. Default 1 s.
 	AccessFlushInterval time.Duration
 	// CacheBytes bounds an in-process cache of encoded GET answers, in bytes. 0 (the default) turns it off;
@@ -84,7 +91,7 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, fmt.Errorf("need 0 <= target utilization (%g) <= eviction threshold (%g)",
 			c.TargetUtilization, c.EvictionThreshold))
 	}
-	if c.AccessFlushInterval < 0 || c.CacheTTL < 0 {
+	if c.AccessFlushInterval < 0 || c.CacheTTL < 0 || c.SizeRecount < 0 {
 		errs = append(errs, errors.New("intervals must not be negative"))
 	}
 	if c.ValidateSchema && len(c.Schema) == 0 {

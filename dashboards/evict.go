@@ -3,6 +3,8 @@ package dashboards
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -27,11 +29,16 @@ func (s *Store) evictAfterWrite(ctx context.Context, written int64) {
 func (s *Store) Evict(ctx context.Context) error {
 	s.evictMu.Lock()
 	defer s.evictMu.Unlock()
-	total, err := s.totalSize(ctx)
+	threshold := s.cfg.EvictionThreshold * float64(s.cfg.MaxTotalBytes)
+	total, ok := s.sizes.estimate(s.now(), s.cfg.SizeRecount)
+	if ok && float64(total) < threshold {
+		return nil
+	}
+	total, err := s.measureTotal(ctx)
 	if err != nil {
 		return err
 	}
-	if float64(total) < s.cfg.EvictionThreshold*float64(s.cfg.MaxTotalBytes) {
+	if float64(total) < threshold {
 		return nil
 	}
 	// The order is by last_access, so the accesses only this process knows about must be written first.
@@ -67,10 +74,11 @@ func (s *Store) Evict(ctx context.Context) error {
 		evicted += int(res.DeletedCount)
 		if res.DeletedCount == int64(len(ids)) {
 			total -= sizes
-		} else if total, err = s.totalSize(ctx); err != nil { // raced with another writer: count again
+		} else if total, err = s.measureTotal(ctx); err != nil { // raced with another writer: count again
 			return err
 		}
 	}
+	s.sizes.set(total, s.now())
 	if evicted > 0 {
 		s.log.Info("dashboards: evicted least recently used dashboards",
 			"count", evicted, "freed_bytes", start-total, "total_bytes", total, "target_bytes", target)
@@ -112,6 +120,16 @@ func (s *Store) evictionCandidates(ctx context.Context, need int64) ([]any, int6
 	return ids, sum, nil
 }
 
+// measureTotal sums _size exactly and remembers the result as the new estimate.
+func (s *Store) measureTotal(ctx context.Context) (int64, error) {
+	total, err := s.totalSize(ctx)
+	if err != nil {
+		return 0, err
+	}
+	s.sizes.set(total, s.now())
+	return total, nil
+}
+
 // totalSize sums _size over all dashboards, as the old backend did.
 func (s *Store) totalSize(ctx context.Context) (int64, error) {
 	cur, err := s.reads.Aggregate(ctx, bson.A{
@@ -144,4 +162,41 @@ func asInt64(v any) int64 {
 	default:
 		return 0
 	}
+}
+
+// sizeEstimate is the total size last measured, plus this instance's writes since (see Config.SizeRecount).
+type sizeEstimate struct {
+	mu       sync.Mutex
+	total    int64
+	measured time.Time // zero: nothing measured yet
+}
+
+// estimate returns the total if a measurement younger than maxAge exists.
+func (e *sizeEstimate) estimate(now time.Time, maxAge time.Duration) (int64, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.measured.IsZero() || now.Sub(e.measured) >= maxAge {
+		return 0, false
+	}
+	return e.total, true
+}
+
+func (e *sizeEstimate) set(total int64, now time.Time) {
+	e.mu.Lock()
+	e.total, e.measured = total, now
+	e.mu.Unlock()
+}
+
+// add adjusts the estimate by a write of this instance (negative for deletes).
+func (e *sizeEstimate) add(n int64) {
+	e.mu.Lock()
+	e.total += n
+	e.mu.Unlock()
+}
+
+// forget drops the estimate, so the next check measures.
+func (e *sizeEstimate) forget() {
+	e.mu.Lock()
+	e.measured = time.Time{}
+	e.mu.Unlock()
 }

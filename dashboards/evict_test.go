@@ -133,3 +133,44 @@ func TestEvictionKeepsOnlyExempt(t *testing.T) {
 		t.Errorf("Evict with nothing evictable: %v", err)
 	}
 }
+
+// TestSizeRecount: with SizeRecount the total is measured once per period and this instance's own writes are
+// added to it; other instances' writes count from the next measurement.
+func TestSizeRecount(t *testing.T) {
+	clock := newFakeClock()
+	size := int64(len(mustBSON(t, paddedBody(0))))
+	s, db := newTestStore(t, Config{Now: clock.Now, MaxTotalBytes: 10 * size, SizeRecount: time.Hour})
+	ctx := testCtx(t)
+	for i := range 5 { // measured once (5 × size), then estimated
+		clock.Advance(time.Second)
+		if _, err := s.Create(ctx, paddedBody(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another instance adds 4 more: the estimate (5) does not know.
+	for i := 5; i < 9; i++ {
+		clock.Advance(time.Second)
+		if _, err := db.Collection("dashboards").InsertOne(ctx, bson.D{{Key: "_id", Value: fmt.Sprintf("other-%d", i)},
+			{Key: "dashboard", Value: bson.Raw(mustBSON(t, paddedBody(i)))}, {Key: "_size", Value: int32(size)},
+			{Key: "last_access", Value: bson.NewDateTimeFromTime(clock.Now())}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(time.Second)
+	if _, err := s.Create(ctx, paddedBody(10)); err != nil { // real total 10, estimate 6: no eviction yet
+		t.Fatal(err)
+	}
+	if got := len(remainingIDs(t, s)); got != 10 {
+		t.Fatalf("%d dashboards remain; with a fresh estimate below the threshold none should be evicted", got)
+	}
+	// Own writes push the estimate over the threshold: measured exactly, then evicted down to 6.
+	for i := 11; i < 15; i++ {
+		clock.Advance(time.Second)
+		if _, err := s.Create(ctx, paddedBody(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(remainingIDs(t, s)); got > 6 {
+		t.Errorf("%d dashboards remain after the estimate crossed the threshold, want at most 6", got)
+	}
+}

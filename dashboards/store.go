@@ -57,6 +57,7 @@ type Store struct {
 	cache  *answerCache // nil when off
 	reads1 singleflight.Group
 
+	sizes   sizeEstimate
 	evictMu sync.Mutex
 	flushMu sync.Mutex
 
@@ -120,6 +121,7 @@ func (s *Store) Create(ctx context.Context, body []byte) (Dashboard, error) {
 	if _, err := s.writes.Load().InsertOne(ctx, rec); err != nil {
 		return Dashboard{}, translateWrite("create dashboard", err)
 	}
+	s.sizes.add(int64(len(doc)))
 	s.evictAfterWrite(ctx, int64(len(doc)))
 	return answer(id, doc)
 }
@@ -187,6 +189,7 @@ func (s *Store) Replace(ctx context.Context, id string, body []byte) (Dashboard,
 	if res.MatchedCount == 0 {
 		return Dashboard{}, fmt.Errorf("replace dashboard %s: %w", id, s.whyMissing(ctx, id))
 	}
+	s.sizes.add(int64(len(doc))) // the old size is unknown here: the estimate errs high
 	s.evictAfterWrite(ctx, int64(len(doc)))
 	return answer(id, doc)
 }
@@ -204,6 +207,9 @@ func (s *Store) Delete(ctx context.Context, id string) (Dashboard, error) {
 		return Dashboard{}, translate("delete dashboard "+id, err)
 	}
 	s.access.forget(id)
+	if size, ok := raw.Lookup(fieldSize).AsInt64OK(); ok {
+		s.sizes.add(-size)
+	}
 	d, err := answerFromRecord(id, raw)
 	if err != nil {
 		return Dashboard{}, fmt.Errorf("delete dashboard %s: deleted, but %w", id, err)

@@ -79,6 +79,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, replace bool) (int, err
 		return n, fmt.Errorf("import after line %d: %w", line, err)
 	}
 	if n > 0 {
+		s.sizes.forget() // replaced records' old sizes are unknown
 		s.evictAfterWrite(ctx, 0)
 	}
 	return n, nil
