@@ -37,6 +37,34 @@ func benchmarkGet(b *testing.B, cfg Config) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }
 
+// BenchmarkGetDistinct reads 16 different copies of the example, one per goroutine, uncached: no read is
+// shared, so this is the server's own cost per read.
+func BenchmarkGetDistinct(b *testing.B) {
+	s, _ := newTestStore(b, Config{})
+	ctx := testCtx(b)
+	ids := make(chan string, 16)
+	for range 16 {
+		d, err := s.Create(ctx, referenceDashboards(b)["example.json"])
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids <- d.ID
+	}
+	b.ReportAllocs()
+	b.SetParallelism((16 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		id := <-ids
+		for pb.Next() {
+			if _, err := s.Get(ctx, id); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
 // BenchmarkConvert measures the JSON→BSON→JSON conversion of the example dashboard alone.
 func BenchmarkConvert(b *testing.B) {
 	body := referenceDashboards(b)["example.json"]
