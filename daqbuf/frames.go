@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 )
 
@@ -54,6 +55,29 @@ func growBuf(buf []byte, n int) []byte {
 	return make([]byte, n, max(n, 2*cap(buf)))
 }
 
+// readStep is how much payload buffer is allocated ahead of the data: a length prefix alone (up to
+// MaxFrameSize) does not make the reader allocate that much before the bytes actually arrive.
+const readStep = 1 << 20
+
+// readN reads exactly n bytes into buf (reused when large enough), growing it as data arrives.
+func readN(r io.Reader, buf []byte, n int) ([]byte, error) {
+	if cap(buf) >= n || n <= readStep {
+		buf = growBuf(buf, n)
+		_, err := io.ReadFull(r, buf)
+		return buf, err
+	}
+	buf = buf[:0]
+	for len(buf) < n {
+		old := len(buf)
+		buf = slices.Grow(buf, min(n-old, max(old, readStep)))
+		buf = buf[:old+min(n-old, max(old, readStep))]
+		if _, err := io.ReadFull(r, buf[old:]); err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
 // binaryFrames reads the binary-header framing of application/cbor-framed (DAQBUF.md §5.3), also
 // used by application/json-framed in 2024-04..09: u32 LE length, 12 reserved bytes, payload, zero
 // padding to a multiple of 8. Pre-2024-05 servers sent a bare 4-byte length without reserved bytes
@@ -78,9 +102,9 @@ func (f *binaryFrames) next() ([]byte, error) {
 		if n == 0 {
 			continue // data-api never sends empty frames; skipping one is harmless
 		}
-		f.buf = growBuf(f.buf, n)
-		if _, err := io.ReadFull(f.r, f.buf); err != nil {
-			return nil, readErr(fmt.Sprintf("payload of %d bytes", n), err)
+		var err2 error
+		if f.buf, err2 = readN(f.r, f.buf, n); err2 != nil {
+			return nil, readErr(fmt.Sprintf("payload of %d bytes", n), err2)
 		}
 		if !f.bare {
 			if pad := (8 - n%8) % 8; pad > 0 {
@@ -143,8 +167,7 @@ func (f *textFrames) next() ([]byte, error) {
 			}
 			continue
 		}
-		f.buf = growBuf(f.buf, n+1)
-		if _, err := io.ReadFull(f.r, f.buf); err != nil {
+		if f.buf, err = readN(f.r, f.buf, n+1); err != nil {
 			return nil, readErr(fmt.Sprintf("payload of %d bytes", n), err)
 		}
 		if f.buf[n] != '\n' {
