@@ -1,0 +1,54 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/databoard/databoard/daqbuf"
+)
+
+// Direct is the curve source without a cache: every request goes to data-api, read frame by frame.
+type Direct struct {
+	Client *daqbuf.Client
+}
+
+// Bins reads all bins of q.
+func (d Direct) Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, error) {
+	st, err := d.Client.Binned(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	var out []*daqbuf.BinBatch
+	for {
+		b, err := st.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+}
+
+// Events reads all events of q.
+func (d Direct) Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, error) {
+	st, err := d.Client.Events(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	var out []*daqbuf.EventBatch
+	for {
+		b, err := st.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+}

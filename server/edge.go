@@ -1,0 +1,89 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+)
+
+// requestContextKey is the fasthttp user-value key under which the edge hands the net/http request's
+// context to the Fiber app, so a client that goes away cancels upstream work.
+const requestContextKey = "databoard.requestContext"
+
+// edge is the net/http front of a Fiber app (DESIGN.md: one port for the Fiber routes and the WebSocket
+// at /stream). Unlike Fiber's adaptor it bounds the request body (413, never a buffered giant body) and
+// passes the request context through.
+func (s *Server) edge(app *fiber.App) http.Handler {
+	handler := app.Handler()
+	limit := s.cfg.BodyLimit
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req := fasthttp.AcquireRequest()
+		defer fasthttp.ReleaseRequest(req)
+		if r.ContentLength > limit {
+			writeEdgeError(w, http.StatusRequestEntityTooLarge, msgBodyTooLarge)
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			n, err := io.Copy(req.BodyWriter(), http.MaxBytesReader(w, r.Body, limit))
+			var tooLarge *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooLarge):
+				writeEdgeError(w, http.StatusRequestEntityTooLarge, msgBodyTooLarge)
+				return
+			case err != nil:
+				writeEdgeError(w, http.StatusBadRequest, "could not read request body: "+err.Error())
+				return
+			}
+			req.Header.SetContentLength(int(n))
+		}
+		req.Header.SetMethod(r.Method)
+		req.SetRequestURI(r.RequestURI)
+		req.SetHost(r.Host)
+		for k, vs := range r.Header {
+			for _, v := range vs {
+				req.Header.Add(k, v)
+			}
+		}
+		remote, err := net.ResolveTCPAddr("tcp", r.RemoteAddr)
+		if err != nil {
+			remote = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}
+		}
+		var fctx fasthttp.RequestCtx
+		fctx.Init(req, remote, nil)
+		fctx.SetUserValue(requestContextKey, r.Context())
+		handler(&fctx)
+
+		fctx.Response.Header.VisitAll(func(k, v []byte) {
+			w.Header().Add(string(k), string(v))
+		})
+		w.WriteHeader(fctx.Response.StatusCode())
+		_, _ = w.Write(fctx.Response.Body())
+		fctx.Response.Reset()
+	})
+}
+
+// requestContext is the net/http request context the edge attached, or Background in tests through
+// app.Test.
+func requestContext(c *fiber.Ctx) context.Context {
+	if ctx, ok := c.Context().UserValue(requestContextKey).(context.Context); ok {
+		return ctx
+	}
+	return context.Background()
+}
+
+func writeEdgeError(w http.ResponseWriter, status int, detail string) {
+	var b bytes.Buffer
+	b.WriteString(`{"detail":`)
+	b.Write(appendJSONString(nil, detail))
+	b.WriteString("}")
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Connection", "close")
+	w.WriteHeader(status)
+	_, _ = w.Write(b.Bytes())
+}

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/dashboards"
+)
+
+// httpError is an error with the status and `detail` text the client sees.
+type httpError struct {
+	status int
+	detail string
+}
+
+func (e *httpError) Error() string { return e.detail }
+
+func newHTTPError(status int, detail string) error { return &httpError{status: status, detail: detail} }
+
+// Messages of the contract (and of the old backend where the contract is silent).
+const (
+	msgTimeout           = "Request timed out"
+	msgDashboardNotFound = "Dashboard not found"
+	msgValidationFailed  = "Dashboard validation failed."
+	msgProtected         = "Dashboard is protected and read-only"
+	msgChannelNotFound   = "Channel not found in backend"
+	msgUpstream          = "Error fetching data from backend"
+	msgStoreUnavailable  = "Dashboard storage is unavailable, try again later"
+	msgInternal          = "Internal Server Error"
+	msgBodyTooLarge      = "Request body too large"
+	msgMaintenanceDenied = "Maintenance routes require a valid token"
+	msgUnknownRoute      = "Not Found"
+	msgMethodNotAllowed  = "Method Not Allowed"
+)
+
+// statusOf maps any error a handler returns to the status and detail the client sees. It is the only
+// place where package errors become HTTP statuses.
+func statusOf(err error) (int, string) {
+	var he *httpError
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &he):
+		return he.status, he.detail
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, daqbuf.ErrTimeout):
+		return http.StatusGatewayTimeout, msgTimeout
+	case errors.Is(err, dashboards.ErrNotFound):
+		return http.StatusNotFound, msgDashboardNotFound
+	case errors.Is(err, dashboards.ErrProtected):
+		return http.StatusForbidden, msgProtected
+	case errors.Is(err, dashboards.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, err.Error()
+	case errors.Is(err, dashboards.ErrInvalid):
+		return http.StatusUnprocessableEntity, msgValidationFailed
+	case errors.Is(err, dashboards.ErrUnavailable):
+		return http.StatusServiceUnavailable, msgStoreUnavailable
+	case errors.Is(err, daqbuf.ErrChannelNotFound):
+		return http.StatusNotFound, msgChannelNotFound
+	case errors.Is(err, daqbuf.ErrUpstream), errors.Is(err, daqbuf.ErrBadRequest),
+		errors.Is(err, daqbuf.ErrConnectionClosed), errors.Is(err, daqbuf.ErrNoContent):
+		return http.StatusInternalServerError, msgUpstream
+	case errors.As(err, &fe):
+		return fe.Code, fe.Message
+	}
+	return http.StatusInternalServerError, msgInternal
+}
+
+// errorHandler writes every error as `{"detail": "..."}` and logs server-side failures.
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	var ve *validationError
+	if errors.As(err, &ve) {
+		return c.Status(http.StatusUnprocessableEntity).JSON(fiber.Map{"detail": ve.items})
+	}
+	status, detail := statusOf(err)
+	if status >= 500 {
+		s.logger(c).LogAttrs(c.UserContext(), slog.LevelError, "request failed",
+			slog.Int("status", status), slog.String("error", err.Error()))
+	}
+	return c.Status(status).JSON(fiber.Map{"detail": detail})
+}

@@ -1,0 +1,148 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+const (
+	localRequestID  = "requestID"
+	headerRequestID = "X-Request-ID"
+)
+
+// requestID takes a well-formed X-Request-ID from the client (e.g. nginx's $request_id) or makes one,
+// echoes it, and starts the request's context from the edge's.
+func (s *Server) requestID(c *fiber.Ctx) error {
+	id := c.Get(headerRequestID)
+	if !validRequestID(id) {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	c.Locals(localRequestID, id)
+	c.Set(headerRequestID, id)
+	c.SetUserContext(requestContext(c))
+	return c.Next()
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// logger is the server logger with the request id attached.
+func (s *Server) logger(c *fiber.Ctx) *slog.Logger {
+	if id, ok := c.Locals(localRequestID).(string); ok {
+		return s.log.With(slog.String("request_id", id))
+	}
+	return s.log
+}
+
+// recoverPanics turns a panic in a handler into a 500 and a logged stack, keeping the process alive.
+func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.logger(c).Error("panic in handler", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+			err = newHTTPError(http.StatusInternalServerError, msgInternal)
+		}
+	}()
+	return c.Next()
+}
+
+// accessLog writes one line per request. The query string is left out: it may be long, and only the
+// route matters for operations.
+func (s *Server) accessLog(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		// Let the error handler write the status now, so the line shows what the client got.
+		if herr := s.errorHandler(c, err); herr != nil {
+			return herr
+		}
+	}
+	s.logger(c).LogAttrs(c.UserContext(), slog.LevelInfo, "request",
+		slog.String("method", c.Method()),
+		slog.String("path", c.Path()),
+		slog.Int("status", c.Response().StatusCode()),
+		slog.Duration("duration", time.Since(start)),
+		slog.Int("bytes", len(c.Response().Body())),
+	)
+	return nil
+}
+
+// cors allows every origin, method and header with credentials, as the old backend (Starlette's
+// CORSMiddleware with allow_origins=["*"] and allow_credentials): the origin is echoed, since "*" is
+// not allowed together with credentials.
+func (s *Server) cors(c *fiber.Ctx) error {
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" {
+		return c.Next()
+	}
+	c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
+	c.Set(fiber.HeaderAccessControlAllowCredentials, "true")
+	c.Vary(fiber.HeaderOrigin)
+	if c.Method() == fiber.MethodOptions && c.Get(fiber.HeaderAccessControlRequestMethod) != "" {
+		c.Set(fiber.HeaderAccessControlAllowMethods, "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT")
+		if h := c.Get(fiber.HeaderAccessControlRequestHeaders); h != "" {
+			c.Set(fiber.HeaderAccessControlAllowHeaders, h)
+		}
+		c.Set(fiber.HeaderAccessControlMaxAge, "600")
+		return c.SendStatus(http.StatusOK)
+	}
+	return c.Next()
+}
+
+// deadline bounds the request by d; work still running then is cancelled and the answer is 504.
+func (s *Server) deadline(d time.Duration) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), d)
+		defer cancel()
+		c.SetUserContext(ctx)
+		err := c.Next()
+		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return newHTTPError(http.StatusGatewayTimeout, msgTimeout)
+		}
+		return err
+	}
+}
+
+// maintenanceAuth checks the maintenance token when one is configured.
+func (s *Server) maintenanceAuth(c *fiber.Ctx) error {
+	want := s.cfg.MaintenanceToken
+	if want == "" {
+		return c.Next()
+	}
+	got := c.Get("X-Maintenance-Token")
+	if auth := c.Get(fiber.HeaderAuthorization); got == "" && strings.HasPrefix(auth, "Bearer ") {
+		got = strings.TrimPrefix(auth, "Bearer ")
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return newHTTPError(http.StatusUnauthorized, msgMaintenanceDenied)
+	}
+	return c.Next()
+}
+
+// jsonBytes sends pre-encoded JSON.
+func jsonBytes(c *fiber.Ctx, status int, body []byte) error {
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Status(status).Send(body)
+}
+
+func pathID(c *fiber.Ctx) string { return c.Params("id") }

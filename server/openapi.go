@@ -1,0 +1,137 @@
+package server
+
+import (
+	"encoding/json"
+	"html"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// openAPIPath turns a Fiber path (/dashboard/:id) into an OpenAPI one (/dashboard/{id}).
+func openAPIPath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, part := range parts {
+		if strings.HasPrefix(part, ":") {
+			parts[i] = "{" + part[1:] + "}"
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// openAPI builds the OpenAPI 3.0 document from the route table, so it can never miss a route.
+func (s *Server) openAPI() map[string]any {
+	detail := map[string]any{"type": "object", "properties": map[string]any{"detail": map[string]any{}}}
+	errResp := func(desc string) map[string]any {
+		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": detail}}}
+	}
+	paths := map[string]any{}
+	for _, r := range s.routes() {
+		op := map[string]any{
+			"summary":     r.summary,
+			"tags":        []string{r.tag},
+			"operationId": strings.ToLower(r.method) + strings.NewReplacer("/", "_", ":", "", "-", "_", ".", "_").Replace(r.path),
+		}
+		var params []any
+		if strings.Contains(r.path, ":id") {
+			params = append(params, map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		for _, q := range r.query {
+			schema := map[string]any{"type": q.typ}
+			if q.def != "" || q.typ == "string" && !q.required && q.name == "search_text" {
+				schema["default"] = defaultValue(q)
+			}
+			params = append(params, map[string]any{"name": q.name, "in": "query", "required": q.required,
+				"description": q.doc, "schema": schema})
+		}
+		if params != nil {
+			op["parameters"] = params
+		}
+		if r.body {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/DashboardDTO"}}}}
+		}
+		status := r.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		responses := map[string]any{strconv.Itoa(status): map[string]any{"description": "Successful Response"}}
+		responses["422"] = errResp("Validation Error")
+		responses["504"] = errResp("Request timed out")
+		if r.maintenance && s.cfg.MaintenanceToken != "" {
+			responses["401"] = errResp("Missing or wrong maintenance token")
+		}
+		op["responses"] = responses
+		p := openAPIPath(r.path)
+		item, _ := paths[p].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[p] = item
+		}
+		item[strings.ToLower(r.method)] = op
+	}
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info":    map[string]any{"title": "Data Board backend (databoard)", "version": "1"},
+		"servers": []any{map[string]any{"url": s.cfg.RootPath}},
+		"paths":   paths,
+		"components": map[string]any{"schemas": map[string]any{
+			"DashboardDTO": map[string]any{"type": "object", "required": []string{"dashboard"},
+				"properties": map[string]any{"dashboard": map[string]any{"type": "object"}}},
+		}},
+	}
+}
+
+func defaultValue(q queryParam) any {
+	switch q.typ {
+	case "integer":
+		n, _ := strconv.Atoi(q.def)
+		return n
+	case "boolean":
+		return q.def == "true"
+	}
+	return q.def
+}
+
+func (s *Server) handleOpenAPI(c *fiber.Ctx) error {
+	b, err := json.Marshal(s.openAPI())
+	if err != nil {
+		return err
+	}
+	return jsonBytes(c, http.StatusOK, b)
+}
+
+// handleDocs renders the route table as a self-contained HTML page: no script or stylesheet from
+// elsewhere, so it works offline and behind strict proxies.
+func (s *Server) handleDocs(c *fiber.Ctx) error {
+	var b strings.Builder
+	b.WriteString(`<!doctype html><html><head><meta charset="utf-8"><title>databoard API</title><style>` +
+		`body{font-family:sans-serif;max-width:960px;margin:2em auto}code{background:#eee;padding:0 .2em}` +
+		`table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}</style></head><body>`)
+	b.WriteString(`<h1>databoard API</h1><p>Machine-readable: <a href="` + html.EscapeString(strings.TrimRight(s.cfg.RootPath, "/")) +
+		`/openapi.json">openapi.json</a>. Errors are <code>{"detail": ...}</code>.</p>`)
+	for _, r := range s.routes() {
+		b.WriteString("<h2><code>" + r.method + " " + html.EscapeString(openAPIPath(r.path)) + "</code></h2><p>" +
+			html.EscapeString(r.summary) + "</p>")
+		if len(r.query) > 0 {
+			b.WriteString("<table><tr><th>query</th><th>type</th><th>default</th><th></th></tr>")
+			for _, q := range r.query {
+				def := q.def
+				if q.required {
+					def = "required"
+				}
+				b.WriteString("<tr><td><code>" + q.name + "</code></td><td>" + q.typ + "</td><td>" +
+					html.EscapeString(def) + "</td><td>" + html.EscapeString(q.doc) + "</td></tr>")
+			}
+			b.WriteString("</table>")
+		}
+		if r.body {
+			b.WriteString(`<p>Body: DashboardDTO <code>{"dashboard": {"widgets": [...]}}</code></p>`)
+		}
+	}
+	b.WriteString("</body></html>")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.SendString(b.String())
+}

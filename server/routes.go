@@ -1,0 +1,91 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// route is one entry of the API. The same table builds the Fiber app, the OpenAPI document and the
+// test that every route has a test.
+type route struct {
+	method, path string
+	summary      string
+	tag          string
+	deadline     time.Duration
+	maintenance  bool
+	query        []queryParam // for OpenAPI
+	body         bool         // takes a DashboardDTO body
+	status       int          // success status
+	handler      fiber.Handler
+}
+
+// queryParam documents one query parameter.
+type queryParam struct {
+	name, typ, def, doc string
+	required            bool
+}
+
+var curveParams = []queryParam{
+	{name: "channel_name", typ: "string", required: true, doc: "channel name, or its seriesId (all digits)"},
+	{name: "begin_time", typ: "integer", required: true, doc: "start, ms since the Unix epoch"},
+	{name: "end_time", typ: "integer", required: true, doc: "end, ms since the Unix epoch (clamped to now)"},
+	{name: "backend", typ: "string", def: "sf-databuffer", doc: "data-api backend"},
+	{name: "num_bins", typ: "integer", def: "0", doc: "at least this many bins; 0 = raw events"},
+	{name: "useEventsIfBinCountTooLarge", typ: "boolean", def: "false", doc: "raw events when fewer events than bins"},
+	{name: "removeEmptyBins", typ: "boolean", def: "false", doc: "drop bins with count 0"},
+	{name: "isString", typ: "boolean", doc: "treat values as strings"},
+}
+
+func (s *Server) routes() []route {
+	d := s.cfg.Deadlines
+	return []route{
+		{method: "GET", path: "/", summary: "Hello", tag: "root", deadline: d.Root, handler: s.handleRoot},
+		{method: "GET", path: "/health", summary: "Liveness", tag: "root", deadline: d.Root, handler: s.handleHealth},
+		{method: "GET", path: "/channels/search", summary: "Search channels by regex", tag: "channels", deadline: d.Search,
+			query: []queryParam{
+				{name: "search_text", typ: "string", def: "", doc: "case-insensitive RE2 regex; empty = the whole list"},
+				{name: "allow_cached_response", typ: "boolean", def: "true", doc: "false asks data-api live"},
+				{name: "backend", typ: "string", doc: "restrict to one backend"},
+			}, handler: s.handleSearch},
+		{method: "GET", path: "/channels/recent", summary: "Channels whose curves were requested last", tag: "channels",
+			deadline: d.Recent, handler: s.handleRecent},
+		{method: "GET", path: "/channels/curve", summary: "Binned or raw curve of one channel", tag: "channels",
+			deadline: d.Curve, query: curveParams, handler: s.handleCurve},
+		{method: "GET", path: "/channels/raw-link", summary: "data-api link to the raw events", tag: "channels",
+			deadline: d.RawLink, query: curveParams[:4], handler: s.handleRawLink},
+		{method: "POST", path: "/dashboard/", summary: "Create a dashboard", tag: "dashboards", deadline: d.Dashboards,
+			body: true, status: http.StatusCreated, handler: s.handleCreateDashboard},
+		{method: "POST", path: "/dashboard", summary: "Create a dashboard (no trailing slash)", tag: "dashboards",
+			deadline: d.Dashboards, body: true, status: http.StatusCreated, handler: s.handleCreateDashboard},
+		{method: "GET", path: "/dashboard/:id", summary: "Get a dashboard", tag: "dashboards", deadline: d.Dashboards,
+			handler: s.handleGetDashboard},
+		{method: "PATCH", path: "/dashboard/:id", summary: "Replace a dashboard", tag: "dashboards", deadline: d.Dashboards,
+			body: true, handler: s.handleReplaceDashboard},
+		{method: "DELETE", path: "/dashboard/:id", summary: "Delete a dashboard", tag: "dashboards", deadline: d.Dashboards,
+			handler: s.handleDeleteDashboard},
+		{method: "GET", path: "/maintenance/dashboard/:id", summary: "Full stored record", tag: "maintenance",
+			deadline: d.Dashboards, maintenance: true, handler: s.handleRecord},
+		{method: "POST", path: "/maintenance/dashboard/:id/whitelist", summary: "Whitelist (never evicted)",
+			tag: "maintenance", deadline: d.Dashboards, maintenance: true, handler: s.handleWhitelist(true)},
+		{method: "DELETE", path: "/maintenance/dashboard/:id/whitelist", summary: "Remove from whitelist",
+			tag: "maintenance", deadline: d.Dashboards, maintenance: true, handler: s.handleWhitelist(false)},
+		{method: "POST", path: "/maintenance/dashboard/:id/protect", summary: "Protect (read-only) and whitelist",
+			tag: "maintenance", deadline: d.Dashboards, maintenance: true, handler: s.handleProtect(true)},
+		{method: "DELETE", path: "/maintenance/dashboard/:id/protect", summary: "Unprotect (whitelist unchanged)",
+			tag: "maintenance", deadline: d.Dashboards, maintenance: true, handler: s.handleProtect(false)},
+		{method: "GET", path: "/openapi.json", summary: "This API as OpenAPI 3", tag: "docs", deadline: d.Root,
+			handler: s.handleOpenAPI},
+		{method: "GET", path: "/docs", summary: "Readable API documentation", tag: "docs", deadline: d.Root,
+			handler: s.handleDocs},
+	}
+}
+
+func (s *Server) handleRoot(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"message": "Hello, World!"})
+}
+
+func (s *Server) handleHealth(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"message": "Alive and Well!"})
+}

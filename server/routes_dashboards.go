@@ -1,0 +1,112 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/databoard/databoard/dashboards"
+)
+
+func (s *Server) store() (*dashboards.Store, error) {
+	if s.deps.Dashboards == nil {
+		return nil, dashboards.ErrUnavailable
+	}
+	return s.deps.Dashboards, nil
+}
+
+func (s *Server) handleCreateDashboard(c *fiber.Ctx) error {
+	st, err := s.store()
+	if err != nil {
+		return err
+	}
+	d, err := st.Create(c.UserContext(), c.Body())
+	if err != nil {
+		return err
+	}
+	return jsonBytes(c, http.StatusCreated, d.JSON)
+}
+
+func (s *Server) handleGetDashboard(c *fiber.Ctx) error {
+	st, err := s.store()
+	if err != nil {
+		return err
+	}
+	d, err := st.Get(c.UserContext(), pathID(c))
+	if err != nil {
+		return err
+	}
+	return jsonBytes(c, http.StatusOK, d.JSON)
+}
+
+func (s *Server) handleReplaceDashboard(c *fiber.Ctx) error {
+	st, err := s.store()
+	if err != nil {
+		return err
+	}
+	d, err := st.Replace(c.UserContext(), pathID(c), c.Body())
+	if err != nil {
+		return err
+	}
+	return jsonBytes(c, http.StatusOK, d.JSON)
+}
+
+func (s *Server) handleDeleteDashboard(c *fiber.Ctx) error {
+	st, err := s.store()
+	if err != nil {
+		return err
+	}
+	d, err := st.Delete(c.UserContext(), pathID(c))
+	if err != nil {
+		return err
+	}
+	return jsonBytes(c, http.StatusOK, d.JSON)
+}
+
+func (s *Server) handleRecord(c *fiber.Ctx) error {
+	st, err := s.store()
+	if err != nil {
+		return err
+	}
+	rec, err := st.Record(c.UserContext(), pathID(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(rec)
+}
+
+func (s *Server) handleWhitelist(on bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		st, err := s.store()
+		if err != nil {
+			return err
+		}
+		id := pathID(c)
+		if err := st.SetWhitelisted(c.UserContext(), id, on); err != nil {
+			return err
+		}
+		msg := "Dashboard " + id + " whitelisted"
+		if !on {
+			msg = "Dashboard " + id + " unwhitelisted"
+		}
+		return c.JSON(fiber.Map{"message": msg})
+	}
+}
+
+func (s *Server) handleProtect(on bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		st, err := s.store()
+		if err != nil {
+			return err
+		}
+		id := pathID(c)
+		if err := st.SetProtected(c.UserContext(), id, on); err != nil {
+			return err
+		}
+		msg := "Dashboard " + id + " protected and whitelisted"
+		if !on {
+			msg = "Dashboard " + id + " unprotected, may still be whitelisted"
+		}
+		return c.JSON(fiber.Map{"message": msg})
+	}
+}

@@ -1,0 +1,140 @@
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/databoard/databoard/dashboards"
+)
+
+// Config holds the server's settings. The zero value of every field is its default.
+type Config struct {
+	// RootPath is where /docs and /openapi.json are also served (ROOT_PATH). Default "/".
+	RootPath string
+	// DaqbufPublicURL is the data-api base written into raw links (DAQBUF_DEFAULT_URL).
+	// Default "https://data-api.psi.ch/api/4".
+	DaqbufPublicURL string
+	// MaintenanceToken, when set, must be sent as "Authorization: Bearer <token>" (or X-Maintenance-Token)
+	// to reach /maintenance routes. Default "": open, as the old backend (nginx denies them outside).
+	MaintenanceToken string
+	// MaintenanceOnly restricts routes: the main handler omits /maintenance, MaintenanceHandler serves
+	// only them (for a separate listen address). Default false: one handler serves everything.
+	SeparateMaintenance bool
+	// BodyLimit is the largest request body accepted, in bytes; larger bodies get 413. Default 40 MiB
+	// (four times the default dashboard limit, whose exact BSON check the store does).
+	BodyLimit int64
+	// Deadlines per route group; zero values take the contract's (search 15 s, recent 10 s, curve 60 s,
+	// raw-link 5 s, dashboards 5 s, root/health 5 s).
+	Deadlines Deadlines
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Deadlines are the per-route time limits after which a request is answered 504.
+type Deadlines struct {
+	Search, Recent, Curve, RawLink, Dashboards, Root time.Duration
+}
+
+func (d Deadlines) withDefaults() Deadlines {
+	def := func(v *time.Duration, x time.Duration) {
+		if *v <= 0 {
+			*v = x
+		}
+	}
+	def(&d.Search, 15*time.Second)
+	def(&d.Recent, 10*time.Second)
+	def(&d.Curve, 60*time.Second)
+	def(&d.RawLink, 5*time.Second)
+	def(&d.Dashboards, 5*time.Second)
+	def(&d.Root, 5*time.Second)
+	return d
+}
+
+// Deps are the services the routes call, built and owned by cmd.
+type Deps struct {
+	Dashboards *dashboards.Store
+	Channels   ChannelDirectory
+	Curves     CurveSource
+	Logger     *slog.Logger
+}
+
+// Server is the HTTP API. Build it with New; serve Handler (and MaintenanceHandler when separate).
+type Server struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+	app  *fiber.App
+	mapp *fiber.App // maintenance-only app when SeparateMaintenance
+
+	listCache channelListCache
+}
+
+// New builds the routes. It does no I/O and starts no goroutine.
+func New(cfg Config, deps Deps) *Server {
+	if cfg.RootPath == "" {
+		cfg.RootPath = "/"
+	}
+	cfg.RootPath = "/" + strings.Trim(cfg.RootPath, "/")
+	if cfg.DaqbufPublicURL == "" {
+		cfg.DaqbufPublicURL = "https://data-api.psi.ch/api/4"
+	}
+	cfg.DaqbufPublicURL = strings.TrimRight(cfg.DaqbufPublicURL, "/")
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = 40 << 20
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Deadlines = cfg.Deadlines.withDefaults()
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, deps: deps, log: deps.Logger}
+	s.app = s.newApp(!cfg.SeparateMaintenance, true)
+	if cfg.SeparateMaintenance {
+		s.mapp = s.newApp(true, false)
+	}
+	return s
+}
+
+func (s *Server) newApp(withMaintenance, withPublic bool) *fiber.App {
+	app := fiber.New(fiber.Config{
+		ErrorHandler:          s.errorHandler,
+		DisableStartupMessage: true,
+		BodyLimit:             int(s.cfg.BodyLimit),
+		// Immutable copies every value taken from the request, so nothing from Fiber's reused buffers can
+		// leak into a goroutine, the cache or the hub (STYLE.md, Fiber).
+		Immutable:     true,
+		StrictRouting: false,
+		CaseSensitive: true,
+	})
+	app.Use(s.requestID, s.accessLog, s.recoverPanics, s.cors)
+	for _, r := range s.routes() {
+		if r.maintenance && !withMaintenance || !r.maintenance && !withPublic {
+			continue
+		}
+		handlers := []fiber.Handler{s.deadline(r.deadline)}
+		if r.maintenance {
+			handlers = append(handlers, s.maintenanceAuth)
+		}
+		handlers = append(handlers, r.handler)
+		app.Add(r.method, r.path, handlers...)
+	}
+	app.Use(func(c *fiber.Ctx) error { return newHTTPError(http.StatusNotFound, msgUnknownRoute) })
+	return app
+}
+
+// Handler is the main listener's handler: all routes (and, later, /stream) behind the net/http edge.
+func (s *Server) Handler() http.Handler { return s.edge(s.app) }
+
+// MaintenanceHandler serves only the maintenance routes; nil unless SeparateMaintenance.
+func (s *Server) MaintenanceHandler() http.Handler {
+	if s.mapp == nil {
+		return nil
+	}
+	return s.edge(s.mapp)
+}
