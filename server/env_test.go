@@ -1,0 +1,117 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/configs"
+	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/sim"
+	"github.com/databoard/databoard/dashboards"
+	"github.com/databoard/databoard/dashboards/mongowire/mongotest"
+)
+
+// testEnv is one databoard behind real HTTP, talking to the simulator over real HTTP and to the
+// suite's MongoDB-wire server.
+type testEnv struct {
+	sim      *sim.Sim
+	simURL   string
+	client   *daqbuf.Client
+	channels *cache.ChannelList
+	store    *dashboards.Store
+	srv      *Server
+	url      string
+	now      time.Time
+}
+
+type envOption func(*Config, *dashboards.Config)
+
+// newTestEnv starts the simulator, the channel list (loaded), the dashboard store and the server.
+func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
+	t.Helper()
+	e := &testEnv{now: time.Now()}
+	e.sim = sim.New(sim.Config{})
+	simSrv := httptest.NewServer(e.sim)
+	t.Cleanup(simSrv.Close)
+	e.simURL = simSrv.URL + "/api/4"
+
+	var err error
+	e.client, err = daqbuf.New(daqbuf.Config{BaseURL: e.simURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.channels = cache.NewChannelList(e.client, cache.ChannelListConfig{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.channels.Refresh(ctx); err != nil {
+		t.Fatalf("channel list: %v", err)
+	}
+
+	scfg := Config{DaqbufPublicURL: "https://data-api.example/api/4"}
+	dcfg := dashboards.Config{Schema: configs.DashboardSchema(), ValidateSchema: true, ValidateSize: true}
+	for _, o := range opts {
+		o(&scfg, &dcfg)
+	}
+	e.store, err = dashboards.New(mongotest.Database(t), dcfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = e.store.Close(ctx)
+	})
+	e.srv = New(scfg, Deps{Dashboards: e.store, Channels: e.channels, Curves: cache.Direct{Client: e.client}})
+	hs := httptest.NewServer(e.srv.Handler())
+	t.Cleanup(hs.Close)
+	e.url = hs.URL
+	return e
+}
+
+// response is a finished HTTP exchange.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends one request to the server and reads the whole answer.
+func (e *testEnv) do(t *testing.T, method, path string, body string) response {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.url+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return send(t, req)
+}
+
+func send(t *testing.T, req *http.Request) response {
+	t.Helper()
+	markCovered(req.Method, req.URL.Path)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
