@@ -13,17 +13,17 @@ import (
 // that no timestamp or id ever passes through float64.
 type jsonFrame struct {
 	TsAnchor     *uint64         `json:"tsAnchor"`
-	TsMs         []uint64        `json:"tsMs"`
-	TsNs         []uint64        `json:"tsNs"`
+	TsMs         uints           `json:"tsMs"`
+	TsNs         uints           `json:"tsNs"`
 	PulseAnchor  *uint64         `json:"pulseAnchor"`
-	PulseOff     []uint64        `json:"pulseOff"`
+	PulseOff     uints           `json:"pulseOff"`
 	Values       json.RawMessage `json:"values"`
 	ValueStrings []string        `json:"valuestrings"`
-	Ts1Ms        []uint64        `json:"ts1Ms"`
-	Ts1Ns        []uint64        `json:"ts1Ns"`
-	Ts2Ms        []uint64        `json:"ts2Ms"`
-	Ts2Ns        []uint64        `json:"ts2Ns"`
-	Counts       []uint64        `json:"counts"`
+	Ts1Ms        uints           `json:"ts1Ms"`
+	Ts1Ns        uints           `json:"ts1Ns"`
+	Ts2Ms        uints           `json:"ts2Ms"`
+	Ts2Ns        uints           `json:"ts2Ns"`
+	Counts       uints           `json:"counts"`
 	Mins         json.RawMessage `json:"mins"`
 	Maxs         json.RawMessage `json:"maxs"`
 	Avgs         json.RawMessage `json:"avgs"`
@@ -228,3 +228,58 @@ func binColumn(leaves []leaf, shape eventShape, n int, what string) ([]float64, 
 	}
 	return floatsOf(leaves, what)
 }
+
+// uints is a JSON array of unsigned integers (timestamps offsets, pulse offsets, counts) decoded
+// exactly and without reflection per element, reusing its storage between frames. encoding/json
+// has validated the JSON before UnmarshalJSON sees it.
+type uints []uint64
+
+func (u *uints) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*u = (*u)[:0]
+		return nil
+	}
+	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
+		return errors.New("not an array of unsigned integers")
+	}
+	out := (*u)[:0]
+	defer func() { *u = out }()
+	i, end := 1, len(b)-1
+	for {
+		for i < end && isJSONSpace(b[i]) {
+			i++
+		}
+		if i == end {
+			if len(out) > 0 {
+				return errors.New("trailing comma in integer array") // not reachable for valid JSON
+			}
+			return nil
+		}
+		var v uint64
+		start := i
+		for ; i < end && b[i] >= '0' && b[i] <= '9'; i++ {
+			d := uint64(b[i] - '0')
+			if v > (math.MaxUint64-d)/10 {
+				return fmt.Errorf("integer %s overflows uint64", b[start:i+1])
+			}
+			v = v*10 + d
+		}
+		if i == start {
+			return fmt.Errorf("not an unsigned integer at %q", b[start:min(start+16, end)])
+		}
+		out = append(out, v)
+		for i < end && isJSONSpace(b[i]) {
+			i++
+		}
+		if i == end {
+			return nil
+		}
+		if b[i] != ',' {
+			return fmt.Errorf("not an unsigned integer at %q", b[start:min(i+16, end)])
+		}
+		i++
+	}
+}
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

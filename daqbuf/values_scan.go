@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"unsafe"
 )
 
 // maxValueDepth bounds nested arrays inside values: event → waveform → 2-D row (plus slack).
@@ -187,7 +188,11 @@ func (p *jsonScanner) number() error {
 			break
 		}
 	}
-	text := string(p.b[start:p.i])
+	// A string view of the literal without copying it (one allocation per value otherwise, the
+	// largest cost of JSON decoding): strconv only reads it and copies it into any error it returns,
+	// and the view does not outlive this call.
+	lit := p.b[start:p.i]
+	text := unsafe.String(unsafe.SliceData(lit), len(lit))
 	if !isFloat {
 		if text[0] == '-' {
 			if v, err := strconv.ParseInt(text, 10, 64); err == nil {
@@ -210,7 +215,7 @@ func (p *jsonScanner) number() error {
 	}
 	f, err := strconv.ParseFloat(text, bitSize)
 	if err != nil && !isRangeErr(err) {
-		return p.errorf("bad number %q", text)
+		return p.errorf("bad number %q", string(lit))
 	}
 	p.out = append(p.out, leaf{kind: leafFloat, bits: math.Float64bits(f)})
 	return nil

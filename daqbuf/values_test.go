@@ -248,3 +248,27 @@ func TestParseHint(t *testing.T) {
 		}
 	}
 }
+
+func TestUintsUnmarshal(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []uint64
+		ok   bool
+	}{
+		{`[]`, []uint64{}, true},
+		{`null`, []uint64{}, true},
+		{`[ 0 , 18446744073709551615 ]`, []uint64{0, math.MaxUint64}, true},
+		{`[18446744073709551616]`, nil, false},
+		{`[-1]`, nil, false},
+		{`[1.5]`, nil, false},
+		{`[1e3]`, nil, false},
+		{`["1"]`, nil, false},
+		{`{"a":1}`, nil, false},
+	} {
+		u := uints{7, 7, 7}
+		err := u.UnmarshalJSON([]byte(c.in))
+		if (err == nil) != c.ok || (c.ok && !reflect.DeepEqual([]uint64(u), c.want)) {
+			t.Errorf("%s: %v, %v", c.in, u, err)
+		}
+	}
+}
