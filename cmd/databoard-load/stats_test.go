@@ -142,3 +142,15 @@ func TestHistogramConcurrentRecord(t *testing.T) {
 	}
 	checkLatency(t, h.summary(), Latency{Min: 1000, P50: 4999, P90: 8199, P99: 8919, P999: 8991, Max: 8999})
 }
+
+func BenchmarkHistogramRecord(b *testing.B) {
+	b.ReportAllocs()
+	var h histogram
+	b.RunParallel(func(pb *testing.PB) {
+		d := time.Duration(0)
+		for pb.Next() {
+			d = (d + 7919) % (50 * time.Millisecond)
+			h.record(d)
+		}
+	})
+}
