@@ -15,6 +15,7 @@ import (
 	"github.com/databoard/databoard/daqbuf/sim"
 	"github.com/databoard/databoard/dashboards"
 	"github.com/databoard/databoard/dashboards/mongowire/mongotest"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // testEnv is one databoard behind real HTTP, talking to the simulator over real HTTP and to the
@@ -24,13 +25,31 @@ type testEnv struct {
 	simURL   string
 	client   *daqbuf.Client
 	channels *cache.ChannelList
+	db       *mongo.Database
 	store    *dashboards.Store
 	srv      *Server
 	url      string
 	now      time.Time
 }
 
-type envOption func(*Config, *dashboards.Config)
+// envSettings is what envOptions may change before the environment starts.
+type envSettings struct {
+	server Config
+	store  dashboards.Config
+	// skipListLoad leaves the channel list empty at start (as when data-api was down then).
+	skipListLoad bool
+}
+
+type envOption func(*envSettings)
+
+// withServer changes the server's Config.
+func withServer(f func(*Config)) envOption { return func(s *envSettings) { f(&s.server) } }
+
+// withStore changes the dashboard store's Config.
+func withStore(f func(*dashboards.Config)) envOption { return func(s *envSettings) { f(&s.store) } }
+
+// withEmptyChannelList starts with a channel list that has not loaded yet.
+func withEmptyChannelList() envOption { return func(s *envSettings) { s.skipListLoad = true } }
 
 // newTestEnv starts the simulator, the channel list (loaded), the dashboard store and the server.
 func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
@@ -46,35 +65,67 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	set := defaultSettings()
+	for _, o := range opts {
+		o(&set)
+	}
 	e.channels = cache.NewChannelList(e.client, cache.ChannelListConfig{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := e.channels.Refresh(ctx); err != nil {
-		t.Fatalf("channel list: %v", err)
+	if !set.skipListLoad {
+		if err := e.channels.Refresh(ctx); err != nil {
+			t.Fatalf("channel list: %v", err)
+		}
 	}
 
-	scfg := Config{DaqbufPublicURL: "https://data-api.example/api/4"}
-	dcfg := dashboards.Config{Schema: configs.DashboardSchema(), ValidateSchema: true, ValidateSize: true}
-	for _, o := range opts {
-		o(&scfg, &dcfg)
-	}
-	e.store, err = dashboards.New(mongotest.Database(t), dcfg, nil)
+	e.db = mongotest.Database(t)
+	e.start(t, set)
+	return e
+}
+
+// start builds the dashboard store on e.db and the server, and serves it.
+func (e *testEnv) start(t *testing.T, set envSettings) {
+	t.Helper()
+	var err error
+	e.store, err = dashboards.New(e.db, set.store, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	if err := e.store.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	store := e.store
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = e.store.Close(ctx)
+		_ = store.Close(ctx)
 	})
-	e.srv = New(scfg, Deps{Dashboards: e.store, Channels: e.channels, Curves: cache.Direct{Client: e.client}})
+	e.srv = New(set.server, Deps{Dashboards: e.store, Channels: e.channels, Curves: cache.Direct{Client: e.client}})
 	hs := httptest.NewServer(e.srv.Handler())
 	t.Cleanup(hs.Close)
 	e.url = hs.URL
-	return e
+}
+
+// sibling is a second server (and store) on the same simulator, channel list and database, as another
+// instance or a restart with other settings would be.
+func (e *testEnv) sibling(t *testing.T, opts ...envOption) *testEnv {
+	t.Helper()
+	set := defaultSettings()
+	for _, o := range opts {
+		o(&set)
+	}
+	s := *e
+	s.start(t, set)
+	return &s
+}
+
+func defaultSettings() envSettings {
+	return envSettings{
+		server: Config{DaqbufPublicURL: "https://data-api.example/api/4"},
+		store:  dashboards.Config{Schema: configs.DashboardSchema(), ValidateSchema: true, ValidateSize: true},
+	}
 }
 
 // response is a finished HTTP exchange.
