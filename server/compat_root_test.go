@@ -247,20 +247,34 @@ func TestCompatUnknownRoutes(t *testing.T) {
 		method, path string
 		status       int
 		detail       string
+		allow        string
 	}{
-		{http.MethodGet, "/nope", http.StatusNotFound, "Not Found"},
-		{http.MethodGet, "/channels", http.StatusNotFound, "Not Found"},
-		{http.MethodGet, "/channels/curve/extra", http.StatusNotFound, "Not Found"},
-		{http.MethodGet, "/Health", http.StatusNotFound, "Not Found"}, // paths are case-sensitive, as in FastAPI
-		// A known path with another method is 405, as FastAPI answers.
-		{http.MethodPost, "/health", http.StatusMethodNotAllowed, "Method Not Allowed"},
-		{http.MethodPut, "/dashboard/some-id", http.StatusMethodNotAllowed, "Method Not Allowed"},
-		{http.MethodDelete, "/channels/search", http.StatusMethodNotAllowed, "Method Not Allowed"},
+		{http.MethodGet, "/nope", http.StatusNotFound, "Not Found", ""},
+		{http.MethodGet, "/channels", http.StatusNotFound, "Not Found", ""},
+		{http.MethodGet, "/channels/curve/extra", http.StatusNotFound, "Not Found", ""},
+		{http.MethodGet, "/Health", http.StatusNotFound, "Not Found", ""}, // paths are case-sensitive, as in FastAPI
+		// A known path with another method is 405 with Allow, as FastAPI answers.
+		{http.MethodPost, "/health", http.StatusMethodNotAllowed, "Method Not Allowed", "GET, HEAD"},
+		{http.MethodPut, "/dashboard/some-id", http.StatusMethodNotAllowed, "Method Not Allowed", "GET, HEAD, PATCH, DELETE"},
+		{http.MethodDelete, "/channels/search", http.StatusMethodNotAllowed, "Method Not Allowed", "GET, HEAD"},
+		{http.MethodGet, "/dashboard/", http.StatusMethodNotAllowed, "Method Not Allowed", "POST"},
+		{http.MethodGet, "/maintenance/dashboard/x/protect", http.StatusMethodNotAllowed, "Method Not Allowed", "POST, DELETE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
-			wantDetail(t, e.do(t, tt.method, tt.path, ""), tt.status, tt.detail)
+			r := e.do(t, tt.method, tt.path, "")
+			wantDetail(t, r, tt.status, tt.detail)
+			if got := r.header.Get("Allow"); got != tt.allow {
+				t.Errorf("Allow %q, want %q", got, tt.allow)
+			}
 		})
+	}
+	// HEAD is answered for GET routes, without a body.
+	for _, p := range []string{"/health", "/channels/recent", "/openapi.json"} {
+		r := e.do(t, http.MethodHead, p, "")
+		if r.status != http.StatusOK || len(r.body) != 0 {
+			t.Errorf("HEAD %s: %d %q", p, r.status, r.body)
+		}
 	}
 }
 

@@ -163,7 +163,25 @@ func TestCurveJSONCases(t *testing.T) {
 				`"pointMeta":{"7":{"pulseId":70},"9":{"pulseId":90}}}}}`,
 		},
 		{
-			name: "raw NaN and Inf events left out; u64 exact; bools as 1/0",
+			name: "integers keep all their digits",
+			c: curve{name: "I", raw: true, events: []*daqbuf.EventBatch{
+				{Ts: []int64{1}, Values: daqbuf.Values{Kind: daqbuf.KindUint, Uints: []uint64{1<<63 + 1}}},
+				{Ts: []int64{2}, Values: daqbuf.Values{Kind: daqbuf.KindInt, Ints: []int64{-(1<<53 + 1)}}},
+			}},
+			want: `{"curve":{"I":{"1":9223372036854775809,"2":-9007199254740993},` +
+				`"I_meta":{"raw":true,"waveform":false,"interval_avg":0,"interval_stddev":0,` +
+				`"pointMeta":{"1":{"pulseId":null},"2":{"pulseId":null}}}}}`,
+		},
+		{
+			name: "integer waveform elements keep all their digits",
+			c: curve{name: "W", raw: true, events: []*daqbuf.EventBatch{
+				{Ts: []int64{3}, Values: daqbuf.Values{Kind: daqbuf.KindUint, Width: 2, Uints: []uint64{1<<64 - 1, 0}}},
+			}},
+			want: `{"curve":{"W":{"3_0":18446744073709551615,"3_1":0},` +
+				`"W_meta":{"raw":true,"waveform":true,"interval_avg":0,"interval_stddev":0,"pointMeta":{"3":{"pulseId":null}}}}}`,
+		},
+		{
+			name: "raw NaN and Inf events left out; bools as 1/0",
 			c: curve{name: "R", raw: true, events: []*daqbuf.EventBatch{
 				{Ts: []int64{1, 2, 3}, Values: daqbuf.Values{Kind: daqbuf.KindFloat, Floats: []float64{nan, math.Inf(1), 1e-7}}},
 				{Ts: []int64{4}, Values: daqbuf.Values{Kind: daqbuf.KindBool, Bools: []bool{true}}},
@@ -200,5 +218,35 @@ func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
 		if got := appendJSONString(nil, s); string(got) != string(want) {
 			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
 		}
+	}
+}
+
+func TestIntervalStatsExact(t *testing.T) {
+	// Day-long bins: means near 1e11 ns, where E[d²]−E[d]² would lose thousands of ns.
+	const w = int64(86_400_000_000_000)
+	tests := []struct {
+		name         string
+		mids         []int64
+		mean, stddev float64
+	}{
+		{"none", nil, 0, 0},
+		{"one", []int64{5}, 0, 0},
+		{"equal steps", []int64{1.7e18, 1.7e18 + w, 1.7e18 + 2*w, 1.7e18 + 3*w}, float64(w), 0},
+		{"worked example", []int64{1747406011275000064, 1747406011324999936, 1747406011375000064}, 50_000_000, 128},
+		{"uneven", []int64{0, 2, 6}, 3, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := binsAround(tt.mids, 1, make([]float64, len(tt.mids)), make([]float64, len(tt.mids)),
+				make([]float64, len(tt.mids)), make([]uint64, len(tt.mids)))
+			// Split over two batches, as data-api frames arrive.
+			h := len(tt.mids) / 2
+			b1 := &daqbuf.BinBatch{Ts1: b.Ts1[:h], Ts2: b.Ts2[:h]}
+			b2 := &daqbuf.BinBatch{Ts1: b.Ts1[h:], Ts2: b.Ts2[h:]}
+			mean, sd := intervalStats([]*daqbuf.BinBatch{b1, b2})
+			if mean != tt.mean || sd != tt.stddev {
+				t.Errorf("intervalStats = %v, %v; want %v, %v", mean, sd, tt.mean, tt.stddev)
+			}
+		})
 	}
 }
