@@ -46,8 +46,6 @@ func statusOf(err error) (int, string) {
 	switch {
 	case errors.As(err, &he):
 		return he.status, he.detail
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, daqbuf.ErrTimeout):
-		return http.StatusGatewayTimeout, msgTimeout
 	case errors.Is(err, dashboards.ErrNotFound):
 		return http.StatusNotFound, msgDashboardNotFound
 	case errors.Is(err, dashboards.ErrProtected):
@@ -57,7 +55,11 @@ func statusOf(err error) (int, string) {
 	case errors.Is(err, dashboards.ErrInvalid):
 		return http.StatusUnprocessableEntity, msgValidationFailed
 	case errors.Is(err, dashboards.ErrUnavailable):
+		// Before the deadline case: the driver's server-selection timeout wraps context.DeadlineExceeded,
+		// but MongoDB being down is 503. (A passed route deadline is 504 in the deadline middleware.)
 		return http.StatusServiceUnavailable, msgStoreUnavailable
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, daqbuf.ErrTimeout):
+		return http.StatusGatewayTimeout, msgTimeout
 	case errors.Is(err, daqbuf.ErrChannelNotFound):
 		return http.StatusNotFound, msgChannelNotFound
 	case errors.Is(err, daqbuf.ErrUpstream), errors.Is(err, daqbuf.ErrBadRequest),
