@@ -113,9 +113,18 @@ func (s *Server) newApp(withMaintenance, withPublic bool) *fiber.App {
 		CaseSensitive: true,
 	})
 	app.Use(s.requestID, s.accessLog, s.recoverPanics, s.cors)
+	var paths []string
+	allowed := map[string][]string{} // path -> its methods
 	for _, r := range s.routes() {
 		if r.maintenance && !withMaintenance || !r.maintenance && !withPublic {
 			continue
+		}
+		if allowed[r.path] == nil {
+			paths = append(paths, r.path)
+		}
+		allowed[r.path] = append(allowed[r.path], r.method)
+		if r.method == fiber.MethodGet {
+			allowed[r.path] = append(allowed[r.path], fiber.MethodHead)
 		}
 		handlers := []fiber.Handler{s.deadline(r.deadline)}
 		if r.maintenance {
@@ -123,6 +132,18 @@ func (s *Server) newApp(withMaintenance, withPublic bool) *fiber.App {
 		}
 		handlers = append(handlers, r.handler)
 		app.Add(r.method, r.path, handlers...)
+		if r.method == fiber.MethodGet {
+			app.Add(fiber.MethodHead, r.path, handlers...) // as app.Get and Starlette do
+		}
+	}
+	// A known path with another method is 405 with Allow, as FastAPI answers; registered after every
+	// route, so it only matches what they did not.
+	for _, p := range paths {
+		allow := strings.Join(allowed[p], ", ")
+		app.All(p, func(c *fiber.Ctx) error {
+			c.Set(fiber.HeaderAllow, allow)
+			return newHTTPError(http.StatusMethodNotAllowed, msgMethodNotAllowed)
+		})
 	}
 	app.Use(func(c *fiber.Ctx) error { return newHTTPError(http.StatusNotFound, msgUnknownRoute) })
 	return app
