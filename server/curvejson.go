@@ -113,33 +113,37 @@ func appendBinnedCurve(dst []byte, c *curve) []byte {
 
 // intervalStats is the mean and population standard deviation of the differences between consecutive
 // bin midpoints, over all bins data-api returned (before any are removed), in ns; 0 for fewer than two.
+// Two passes, as numpy's mean and std: with means near 1e10 ns, E[d²]−E[d]² loses thousands of ns to
+// rounding, while the deviations themselves are small and exact.
 func intervalStats(bins []*daqbuf.BinBatch) (mean, stddev float64) {
-	var n int
-	var sum, sumSq float64
+	var first, last int64
+	n := -1 // number of differences
+	for _, b := range bins {
+		for i := range b.Ts1 {
+			if n < 0 {
+				first = binMid(b, i)
+			}
+			last = binMid(b, i)
+			n++
+		}
+	}
+	if n < 1 {
+		return 0, 0
+	}
+	mean = float64(last-first) / float64(n) // the differences telescope
+	var sumSq float64
 	prev, havePrev := int64(0), false
 	for _, b := range bins {
 		for i := range b.Ts1 {
 			mid := binMid(b, i)
 			if havePrev {
-				d := float64(mid - prev)
-				sum += d
+				d := float64(mid-prev) - mean
 				sumSq += d * d
-				n++
 			}
 			prev, havePrev = mid, true
 		}
 	}
-	if n == 0 {
-		return 0, 0
-	}
-	mean = sum / float64(n)
-	// Second pass would be more stable; differences are near-equal grid steps, so the naive formula
-	// is exact enough, but guard against tiny negative rounding.
-	v := sumSq/float64(n) - mean*mean
-	if v < 0 {
-		v = 0
-	}
-	return mean, math.Sqrt(v)
+	return mean, math.Sqrt(sumSq / float64(n))
 }
 
 // isWaveform says whether the events carry arrays rather than scalars.
@@ -163,12 +167,11 @@ func appendRawCurve(dst []byte, c *curve) []byte {
 				dst = appendWaveform(dst, &first, b, i, ts)
 				continue
 			}
-			v, ok := c.eventValue(b, i)
-			if !ok {
+			if _, ok := c.eventValue(b, i); !ok {
 				continue
 			}
 			dst = appendKey(dst, &first, ts)
-			dst = appendFloat(dst, v)
+			dst = appendScalar(dst, &b.Values, i, c.isString)
 		}
 	}
 	dst = append(dst, `},`...)
@@ -205,8 +208,7 @@ func appendRawCurve(dst []byte, c *curve) []byte {
 func appendWaveform(dst []byte, first *bool, b *daqbuf.EventBatch, i int, ts int64) []byte {
 	w := b.Values.Width
 	for j := 0; j < w; j++ {
-		v, ok := scalarAt(&b.Values, i*w+j, false)
-		if !ok {
+		if _, ok := scalarAt(&b.Values, i*w+j, false); !ok {
 			continue
 		}
 		if !*first {
@@ -218,7 +220,7 @@ func appendWaveform(dst []byte, first *bool, b *daqbuf.EventBatch, i int, ts int
 		dst = append(dst, '_')
 		dst = strconv.AppendInt(dst, int64(j), 10)
 		dst = append(dst, `":`...)
-		dst = appendFloat(dst, v)
+		dst = appendScalar(dst, &b.Values, i*w+j, false)
 	}
 	return dst
 }
@@ -254,6 +256,22 @@ func scalarAt(v *daqbuf.Values, i int, asString bool) (float64, bool) {
 		f = 1
 	}
 	return f, finite(f)
+}
+
+// appendScalar writes element i of v as scalarAt's number, integers with all their digits: a u64 above
+// 2^53 keeps its exact value for clients that read JSON numbers exactly (JavaScript rounds it as it
+// would any float). The caller has checked that the value is finite.
+func appendScalar(dst []byte, v *daqbuf.Values, i int, asString bool) []byte {
+	if !asString {
+		switch v.Kind {
+		case daqbuf.KindInt, daqbuf.KindEnum:
+			return strconv.AppendInt(dst, v.Ints[i], 10)
+		case daqbuf.KindUint:
+			return strconv.AppendUint(dst, v.Uints[i], 10)
+		}
+	}
+	f, _ := scalarAt(v, i, asString)
+	return appendFloat(dst, f)
 }
 
 // eventDesc is the text shown for event i: the enum label, or the string itself.
