@@ -773,3 +773,22 @@ func TestCompatCurveDeadline(t *testing.T) {
 		})
 	}
 }
+
+// An empty window [t, t) has no data; data-api refuses it, so it must not be asked (the waveform
+// preview can send begin_time == end_time).
+func TestCompatCurveEmptyWindow(t *testing.T) {
+	e := newTestEnv(t)
+	for _, extra := range [][]string{nil, {"num_bins", "100"}, {"num_bins", "100", "useEventsIfBinCountTooLarge", "true"}} {
+		t.Run(strings.Join(extra, "="), func(t *testing.T) {
+			e.sim.ResetRequests()
+			r := e.do(t, http.MethodGet, curvePath("SIM-F64:SINE", "", baseMs, baseMs, extra...), "")
+			wantStatus(t, r, http.StatusOK)
+			if string(r.body) != `{"curve":{"SIM-F64:SINE":{}}}` {
+				t.Errorf("empty window answered %s", r.body)
+			}
+			if n := len(e.sim.Requests()); n != 0 {
+				t.Errorf("empty window asked data-api %d times", n)
+			}
+		})
+	}
+}
