@@ -129,8 +129,9 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 	if r.endMs > now {
 		r.endMs = now
 	}
-	if r.beginMs > r.endMs {
-		// The whole window lies in the future: nothing can exist yet.
+	if r.beginMs >= r.endMs {
+		// The window [begin, end) is empty, or lies wholly in the future: nothing to fetch, and data-api
+		// refuses an empty range (the waveform preview can send begin_time == end_time).
 		return jsonBytes(c, http.StatusOK, appendCurveJSON(nil, &curve{name: r.name}))
 	}
 	if ch.Name != "" {
