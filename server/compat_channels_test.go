@@ -153,6 +153,10 @@ func TestCompatSearch(t *testing.T) {
 		{name: "spaces around are ignored", query: []string{"search_text", " wave "}, pattern: "wave"},
 		{name: "backend filter", query: []string{"search_text", "SINE", "backend", "sls-archiver"}, pattern: "SINE", backend: "sls-archiver"},
 		{name: "backend filter, empty text", query: []string{"backend", "sf-archiver"}, pattern: "", backend: "sf-archiver"},
+		// data-api answers an empty nameRegex with nothing, so the list is the only useful answer.
+		{name: "empty text, cache refused", query: []string{"search_text", "", "allow_cached_response", "false"}, pattern: ""},
+		{name: "empty text, cache refused, backend filter", query: []string{"search_text", "", "allow_cached_response", "false",
+			"backend", "sls-archiver"}, pattern: "", backend: "sls-archiver"},
 		{name: "frontend seriesId lookup", query: []string{"search_text", "^SIM-F64:SINE$", "allow_cached_response", "false",
 			"backend", "sf-databuffer"}, pattern: "^SIM-F64:SINE$", backend: "sf-databuffer", live: true},
 		{name: "anchored without backend", query: []string{"search_text", "^sim-enum:mode$"}, pattern: "^SIM-ENUM:MODE$", live: true},
