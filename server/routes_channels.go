@@ -49,8 +49,9 @@ func (s *Server) handleSearch(c *fiber.Ctx) error {
 	if _, err := regexp.Compile(text); err != nil {
 		return newHTTPError(http.StatusBadRequest, "invalid regular expression: "+err.Error())
 	}
-	// The old backend asked data-api for texts longer than 4 characters, since its list was stale.
-	live := !allowCached || len(text) > 4
+	// The old backend asked data-api for texts longer than 4 characters, since its list was stale. An
+	// empty text is never live: data-api answers an empty nameRegex with no channels.
+	live := text != "" && (!allowCached || len(text) > 4)
 	chs, err := s.deps.Channels.Search(c.UserContext(), text, backend, live)
 	if err != nil {
 		return err
