@@ -2,7 +2,9 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"log/slog"
 	"math"
 	"net/http"
 	"slices"
@@ -790,5 +792,52 @@ func TestCompatCurveEmptyWindow(t *testing.T) {
 				t.Errorf("empty window asked data-api %d times", n)
 			}
 		})
+	}
+}
+
+// accessLines is a slog handler that hands every access-log line ("request") to a channel.
+type accessLines chan slog.Record
+
+func (h accessLines) Enabled(context.Context, slog.Level) bool { return true }
+func (h accessLines) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "request" {
+		select {
+		case h <- r:
+		default:
+		}
+	}
+	return nil
+}
+func (h accessLines) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h accessLines) WithGroup(string) slog.Handler      { return h }
+
+// A client that goes away cancels the upstream work: the handler ends long before data-api would answer.
+func TestCompatCurveClientGoneCancelsUpstream(t *testing.T) {
+	lines := make(accessLines, 16)
+	e := newTestEnv(t, withLogger(slog.New(lines)))
+	e.sim.SetFault(sim.Fault{PathPrefix: "/api/4/events", Latency: 20 * time.Second})
+	defer e.sim.ClearFault()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	path := curvePath("SIM-F64:SINE", "", baseMs, baseMs+10_000)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	markCovered(req.Method, req.URL.Path)
+	start := time.Now()
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("answered %d before data-api did", res.StatusCode)
+	}
+	select {
+	case r := <-lines:
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("handler ended %v after the request, want soon after the client left", took)
+		}
+		t.Logf("access line after the client left: %v", r.Message)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler was still waiting for data-api 10 s after the client left")
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -38,6 +39,8 @@ type envSettings struct {
 	store  dashboards.Config
 	// skipListLoad leaves the channel list empty at start (as when data-api was down then).
 	skipListLoad bool
+	// logger receives the server's log (default: discarded).
+	logger *slog.Logger
 }
 
 type envOption func(*envSettings)
@@ -47,6 +50,9 @@ func withServer(f func(*Config)) envOption { return func(s *envSettings) { f(&s.
 
 // withStore changes the dashboard store's Config.
 func withStore(f func(*dashboards.Config)) envOption { return func(s *envSettings) { f(&s.store) } }
+
+// withLogger gives the server a logger.
+func withLogger(l *slog.Logger) envOption { return func(s *envSettings) { s.logger = l } }
 
 // withEmptyChannelList starts with a channel list that has not loaded yet.
 func withEmptyChannelList() envOption { return func(s *envSettings) { s.skipListLoad = true } }
@@ -102,7 +108,8 @@ func (e *testEnv) start(t *testing.T, set envSettings) {
 		defer cancel()
 		_ = store.Close(ctx)
 	})
-	e.srv = New(set.server, Deps{Dashboards: e.store, Channels: e.channels, Curves: cache.Direct{Client: e.client}})
+	e.srv = New(set.server, Deps{Dashboards: e.store, Channels: e.channels, Curves: cache.Direct{Client: e.client},
+		Logger: set.logger})
 	hs := httptest.NewServer(e.srv.Handler())
 	t.Cleanup(hs.Close)
 	e.url = hs.URL
