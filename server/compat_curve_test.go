@@ -747,7 +747,20 @@ func TestCompatCurveUpstreamFailures(t *testing.T) {
 
 func TestCompatCurveDeadline(t *testing.T) {
 	const deadline = 300 * time.Millisecond
-	e := newTestEnv(t, withServer(func(c *Config) { c.Deadlines.Curve = deadline }))
+	e := newTestEnv(t, withServer(func(c *Config) { c.Deadlines.Curve, c.Deadlines.Search = deadline, deadline }))
+
+	// A live search past the deadline: 504, unless the list has matches to answer with.
+	e.sim.SetFault(sim.Fault{PathPrefix: "/api/4/search", Latency: 5 * time.Second})
+	start := time.Now()
+	wantDetail(t, e.do(t, http.MethodGet, "/channels/search?search_text=%5ESIM-NOT-LISTED%24", ""), http.StatusGatewayTimeout, "Request timed out")
+	if got := channelsOf(t, e.do(t, http.MethodGet, "/channels/search?search_text=%5ESIM-F64:SINE%24", "")); len(got) != len(simBackends) {
+		t.Errorf("slow data-api: %d channels from the list, want %d", len(got), len(simBackends))
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("two searches took %v with a %v deadline", took, deadline)
+	}
+	e.sim.ClearFault()
+
 	tests := []struct {
 		name  string
 		path  string
