@@ -13,7 +13,8 @@ import (
 
 // Config holds the server's settings. The zero value of every field is its default.
 type Config struct {
-	// RootPath is where /docs and /openapi.json are also served (ROOT_PATH). Default "/".
+	// RootPath is the prefix the reverse proxy strips (ROOT_PATH): /docs and the OpenAPI document say the
+	// API lives under it, while every route is served without it. Default "/".
 	RootPath string
 	// DaqbufPublicURL is the data-api base written into raw links (DAQBUF_DEFAULT_URL).
 	// Default "https://data-api.psi.ch/api/4".
@@ -21,8 +22,8 @@ type Config struct {
 	// MaintenanceToken, when set, must be sent as "Authorization: Bearer <token>" (or X-Maintenance-Token)
 	// to reach /maintenance routes. Default "": open, as the old backend (nginx denies them outside).
 	MaintenanceToken string
-	// MaintenanceOnly restricts routes: the main handler omits /maintenance, MaintenanceHandler serves
-	// only them (for a separate listen address). Default false: one handler serves everything.
+	// SeparateMaintenance splits the routes: Handler omits /maintenance, MaintenanceHandler serves only
+	// them (for a separate listen address). Default false: one handler serves everything.
 	SeparateMaintenance bool
 	// BodyLimit is the largest request body accepted, in bytes; larger bodies get 413. Default 40 MiB
 	// (four times the default dashboard limit, whose exact BSON check the store does).
