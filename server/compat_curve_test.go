@@ -854,3 +854,34 @@ func TestCompatCurveClientGoneCancelsUpstream(t *testing.T) {
 		t.Fatal("the handler was still waiting for data-api 10 s after the client left")
 	}
 }
+
+// Bins whose average data-api sends as null (a NaN was active in them) are left out of every map: the
+// answer stays JSON, and value, min and max keep one key set.
+func TestCompatCurveBinnedNulls(t *testing.T) {
+	e := newTestEnv(t)
+	const name = "SIM-F64:NULLS"
+	ch := e.simChannel(t, "sf-databuffer", name)
+	beginMs, endMs, numBins := baseMs, baseMs+60_000, 20
+	a := curveOf(t, e.do(t, http.MethodGet, curvePath(name, "", beginMs, endMs, "num_bins", strconv.Itoa(numBins)), ""))
+	bins, err := e.sim.Bins(ch, beginMs*msNs, endMs*msNs, numBins, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, b := range bins {
+		if !math.IsNaN(float64(b.Avg)) && !math.IsNaN(float64(b.Min)) && !math.IsNaN(float64(b.Max)) {
+			want = append(want, strconv.FormatInt((b.Ts1+b.Ts2)/2, 10))
+		}
+	}
+	if len(want) == 0 || len(want) == len(bins) {
+		t.Fatalf("%d of %d bins have an average: the case tests nothing", len(want), len(bins))
+	}
+	for _, m := range []string{name, name + "_min", name + "_max"} {
+		if got := memberKeys(a.maps[m]); !slices.Equal(got, want) {
+			t.Errorf("%s keys %v, want the bins with an average %v", m, got, want)
+		}
+	}
+	if _, pm := a.meta(t, name); !slices.Equal(memberKeys(pm), want) {
+		t.Errorf("pointMeta keys %v, want %v", memberKeys(pm), want)
+	}
+}
