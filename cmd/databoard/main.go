@@ -1,10 +1,8 @@
 // Command databoard is the Data Board backend: a drop-in replacement of the Python backend that
 // proxies and caches data-api v4 and stores dashboards in MongoDB.
 //
-// At this stage it loads and validates the configuration and prints it; the HTTP server is wired
-// in here as the server package lands.
-//
-//	databoard [-listen addr] [-data-dir dir] [-demo] [config]
+//	databoard [-listen addr] [-data-dir dir] [-demo]   serve the API
+//	databoard config                                     print the effective configuration
 //	databoard -version
 package main
 
@@ -35,11 +33,11 @@ const (
 	exitOK      = 0
 	exitInvalid = 1 // the configuration is invalid
 	exitUsage   = 2 // bad flags or arguments
+	exitFailed  = 3 // the server could not start or failed
 )
 
 // run is the whole program behind main, with its inputs and outputs passed in so tests can drive it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	_ = ctx // used once the server runs; kept in the signature so main stays as it is.
 	fs := flag.NewFlagSet("databoard", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	showVersion := fs.Bool("version", false, "print the version and exit")
@@ -48,7 +46,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	demo := fs.Bool("demo", false, "serve curves from the in-process data-api simulator (overrides DEMO)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: databoard [flags] [config]\n\n"+
-			"Commands:\n  config   print the effective configuration (secrets hidden) as JSON and exit\n\n"+
+			"Commands:\n  (none)   serve the API\n  config   print the effective configuration (secrets hidden) as JSON and exit\n\n"+
 			"Configuration comes from environment variables (see README.md); flags override them.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -95,13 +93,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return exitInvalid
 	}
-	if err := writeSettings(stdout, cfg.Settings()); err != nil {
-		fmt.Fprintln(stderr, "databoard:", err)
-		return exitInvalid
+	if command == "config" {
+		if err := writeSettings(stdout, cfg.Settings()); err != nil {
+			fmt.Fprintln(stderr, "databoard:", err)
+			return exitInvalid
+		}
+		return exitOK
 	}
-	if command == "" {
-		fmt.Fprintln(stderr, "databoard: the HTTP server is not wired in yet; printed the effective configuration "+
-			"(same as `databoard config`)")
+	if err := serve(ctx, cfg, newLogger(cfg, stderr), nil); err != nil {
+		fmt.Fprintln(stderr, "databoard:", err)
+		return exitFailed
 	}
 	return exitOK
 }

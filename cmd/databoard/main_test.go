@@ -64,7 +64,7 @@ func TestConfigInvalidVariable(t *testing.T) {
 }
 
 func TestPrintsRedactedConfig(t *testing.T) {
-	for _, args := range [][]string{{}, {"config"}} {
+	for _, args := range [][]string{{"config"}, {"-listen", ":8080", "config"}} {
 		got := printedConfig(t, runWith(t, map[string]string{
 			"MAINTENANCE_TOKEN": "hunter2",
 			"REDIS_URL":         "redis://:hunter2@cache:6379/0",
@@ -88,7 +88,7 @@ func TestConfigFlagsOverrideEnvironment(t *testing.T) {
 			t.Errorf("%s = %q, want %q", name, got[name], w)
 		}
 	}
-	if got := printedConfig(t, runWith(t, nil, "-demo")); got["DEMO"] != "true" {
+	if got := printedConfig(t, runWith(t, nil, "-demo", "config")); got["DEMO"] != "true" {
 		t.Errorf("-demo: DEMO = %q", got["DEMO"])
 	}
 	// A bad flag value is reported under the variable it stands for.

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/configs"
+	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/sim"
+	"github.com/databoard/databoard/dashboards"
+	"github.com/databoard/databoard/dashboards/mongowire"
+	"github.com/databoard/databoard/server"
+)
+
+// shutdownTimeout bounds how long in-flight requests may take to finish after SIGINT/SIGTERM.
+const shutdownTimeout = 30 * time.Second
+
+// newLogger builds the process logger: JSON in production, text on a terminal.
+func newLogger(cfg configs.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat.Resolve(isTerminal(w)) == configs.LogFormatText {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// closers runs cleanup steps in reverse order of registration.
+type closers []func(context.Context)
+
+func (c *closers) add(f func(context.Context)) { *c = append(*c, f) }
+
+func (c closers) run(ctx context.Context) {
+	for i := len(c) - 1; i >= 0; i-- {
+		c[i](ctx)
+	}
+}
+
+// serve wires every part from cfg and serves until ctx is cancelled, then shuts down gracefully.
+// ready, when not nil, receives the bound listen address once the server accepts connections.
+func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func(addr string)) error {
+	var cleanup closers
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		cleanup.run(ctx)
+	}()
+	log.Info("starting databoard", slog.String("version", buildVersion()), slog.Any("config", cfg))
+
+	daqbufURL, publicURL := cfg.DaqbufDefaultURL, cfg.DaqbufDefaultURL
+	if cfg.Demo {
+		url, stop, err := startSimulator()
+		if err != nil {
+			return err
+		}
+		cleanup.add(stop)
+		daqbufURL, publicURL = url, url
+		log.Info("demo: data-api simulator running in-process", slog.String("url", url))
+	}
+	client, err := daqbuf.New(daqbuf.Config{BaseURL: daqbufURL, RequestTimeout: cfg.DaqbufTimeout,
+		MaxConnsPerHost: cfg.DaqbufMaxConns})
+	if err != nil {
+		return err
+	}
+
+	store, err := openStore(ctx, cfg, log, &cleanup)
+	if err != nil {
+		return err
+	}
+
+	channels := cache.NewChannelList(client, cache.ChannelListConfig{RefreshInterval: cfg.ChannelRefreshInterval,
+		Logger: log.With(slog.String("component", "channels"))})
+	channels.Start(ctx)
+	cleanup.add(func(context.Context) { channels.Close() })
+
+	if cfg.MaintenanceToken == "" && cfg.MaintenanceListenAddr == "" {
+		log.Warn("maintenance routes are open on the main port, as in the old backend; " +
+			"restrict them with MAINTENANCE_TOKEN or MAINTENANCE_LISTEN_ADDR")
+	}
+	srv := server.New(server.Config{
+		RootPath:            cfg.RootPath,
+		DaqbufPublicURL:     publicURL,
+		MaintenanceToken:    cfg.MaintenanceToken,
+		SeparateMaintenance: cfg.MaintenanceListenAddr != "",
+		BodyLimit:           4*cfg.DashboardMaxSingleBytes + 1<<20,
+	}, server.Deps{Dashboards: store, Channels: channels, Curves: cache.Direct{Client: client}, Logger: log})
+
+	errc := make(chan error, 2)
+	main, err := listen(cfg.ListenAddr, srv.Handler(), log, errc)
+	if err != nil {
+		return err
+	}
+	servers := []*http.Server{main}
+	if h := srv.MaintenanceHandler(); h != nil {
+		m, err := listen(cfg.MaintenanceListenAddr, h, log.With(slog.String("listener", "maintenance")), errc)
+		if err != nil {
+			_ = main.Close()
+			return err
+		}
+		servers = append(servers, m)
+	}
+	if ready != nil {
+		ready(main.Addr)
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: finishing in-flight requests", slog.Duration("limit", shutdownTimeout))
+	case runErr = <-errc:
+		log.Error("listener failed", slog.String("error", runErr.Error()))
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			log.Warn("shutdown", slog.String("error", err.Error()))
+		}
+	}
+	return runErr
+}
+
+// listen binds addr and serves h on it in the background; errors after startup arrive on errc.
+func listen(addr string, h http.Handler, log *slog.Logger, errc chan<- error) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	s := &http.Server{
+		Addr:              ln.Addr().String(),
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	log.Info("listening", slog.String("addr", s.Addr))
+	return s, nil
+}
+
+// startSimulator serves the data-api simulator on a loopback port for -demo.
+func startSimulator() (string, func(context.Context), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("demo simulator: %w", err)
+	}
+	s := &http.Server{Handler: sim.New(sim.Config{}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.Serve(ln) }()
+	return "http://" + ln.Addr().String() + "/api/4", func(ctx context.Context) { _ = s.Shutdown(ctx) }, nil
+}
+
+// openStore connects the dashboard store: to MongoDB when configured, else to the embedded
+// MongoDB-wire server over DATA_DIR (same driver code path either way). An unreachable MongoDB does
+// not stop the start: dashboard routes answer 503 until it is back.
+func openStore(ctx context.Context, cfg configs.Config, log *slog.Logger, cleanup *closers) (*dashboards.Store, error) {
+	uri := cfg.MongoURIOrEmbedded()
+	embedded := uri == ""
+	if embedded {
+		dir := filepath.Join(cfg.DataDir, "mongo")
+		mw, err := mongowire.Start(ctx, mongowire.Config{Dir: dir})
+		if err != nil {
+			return nil, err
+		}
+		cleanup.add(func(context.Context) { mw.Close() })
+		uri = mw.URI()
+		log.Info("dashboards: embedded MongoDB-compatible store", slog.String("dir", dir))
+	}
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).
+		SetServerSelectionTimeout(3 * time.Second).SetConnectTimeout(3 * time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: %w", err)
+	}
+	cleanup.add(func(ctx context.Context) { _ = client.Disconnect(ctx) })
+
+	schema, err := dashboards.LoadSchema(ctx, cfg.SchemaPath, configs.DashboardSchema())
+	if err != nil {
+		return nil, fmt.Errorf("dashboard schema: %w", err)
+	}
+	dcfg := dashboards.Config{
+		Schema:            schema,
+		ValidateSchema:    cfg.ValidateDashboardSchema,
+		ValidateSize:      cfg.ValidateDashboardSize,
+		MaxSingleBytes:    cfg.DashboardMaxSingleBytes,
+		MaxTotalBytes:     cfg.DashboardMaxTotalStorageBytes,
+		EvictionThreshold: cfg.DashboardEvictionThreshold,
+		TargetUtilization: cfg.DashboardTargetUtilization,
+	}
+	if embedded {
+		// Only this process writes to the embedded store, so cached answers can never be stale; FerretDB
+		// reads of large documents are slow and its $group scans the whole collection.
+		dcfg.CacheBytes, dcfg.CacheTTL, dcfg.SizeRecount = 64<<20, time.Hour, time.Minute
+	}
+	store, err := dashboards.New(client.Database(cfg.MongoDBName), dcfg, log.With(slog.String("component", "dashboards")))
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Start(ctx); err != nil {
+		return nil, err
+	}
+	cleanup.add(func(ctx context.Context) {
+		if err := store.Close(ctx); err != nil {
+			log.Warn("dashboards: close", slog.String("error", err.Error()))
+		}
+	})
+	return store, nil
+}
