@@ -364,7 +364,12 @@ func TestCompatDashboardTooLarge(t *testing.T) {
 					t.Fatal(err)
 				}
 				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Origin", "http://localhost:3000")
 				r := send(t, req)
+				// A cross-origin frontend (local development) can only read the status with CORS headers.
+				if got := r.header.Get("Access-Control-Allow-Origin"); got != "http://localhost:3000" {
+					t.Errorf("Access-Control-Allow-Origin %q on the 413", got)
+				}
 				if tt.detail != "" {
 					wantDetail(t, r, http.StatusRequestEntityTooLarge, tt.detail)
 					return
