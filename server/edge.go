@@ -26,7 +26,7 @@ func (s *Server) edge(app *fiber.App) http.Handler {
 		req := fasthttp.AcquireRequest()
 		defer fasthttp.ReleaseRequest(req)
 		if r.ContentLength > limit {
-			writeEdgeError(w, http.StatusRequestEntityTooLarge, msgBodyTooLarge)
+			writeEdgeError(w, r, http.StatusRequestEntityTooLarge, msgBodyTooLarge)
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody {
@@ -34,10 +34,10 @@ func (s *Server) edge(app *fiber.App) http.Handler {
 			var tooLarge *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooLarge):
-				writeEdgeError(w, http.StatusRequestEntityTooLarge, msgBodyTooLarge)
+				writeEdgeError(w, r, http.StatusRequestEntityTooLarge, msgBodyTooLarge)
 				return
 			case err != nil:
-				writeEdgeError(w, http.StatusBadRequest, "could not read request body: "+err.Error())
+				writeEdgeError(w, r, http.StatusBadRequest, "could not read request body: "+err.Error())
 				return
 			}
 			req.Header.SetContentLength(int(n))
@@ -77,13 +77,21 @@ func requestContext(c *fiber.Ctx) context.Context {
 	return context.Background()
 }
 
-func writeEdgeError(w http.ResponseWriter, status int, detail string) {
+// writeEdgeError answers a request the Fiber app never sees, with the CORS headers its middleware would
+// have set: without them a cross-origin frontend cannot read the status.
+func writeEdgeError(w http.ResponseWriter, r *http.Request, status int, detail string) {
 	var b bytes.Buffer
 	b.WriteString(`{"detail":`)
 	b.Write(appendJSONString(nil, detail))
 	b.WriteString("}")
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Connection", "close")
+	h := w.Header()
+	if origin := r.Header.Get("Origin"); origin != "" {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Add("Vary", "Origin")
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Connection", "close")
 	w.WriteHeader(status)
 	_, _ = w.Write(b.Bytes())
 }
