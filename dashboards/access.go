@@ -80,7 +80,10 @@ func (s *Store) flushAccess(ctx context.Context) error {
 			SetFilter(bson.D{{Key: fieldID, Value: id}}).
 			SetUpdate(bson.D{{Key: "$max", Value: bson.D{{Key: fieldLastAccess, Value: bson.NewDateTimeFromTime(t)}}}}))
 	}
-	if _, err := s.writes.Load().BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
+	s.writeMu.Lock()
+	_, err := s.writes.Load().BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	s.writeMu.Unlock()
+	if err != nil {
 		s.access.restore(batch)
 		return translate(fmt.Sprintf("write %d access times", len(batch)), err)
 	}

@@ -57,11 +57,13 @@ func (s *Store) Evict(ctx context.Context) error {
 				"total_bytes", total, "target_bytes", target)
 			break
 		}
+		s.writeMu.Lock()
 		res, err := s.writes.Load().DeleteMany(ctx, bson.D{
 			{Key: fieldID, Value: bson.D{{Key: "$in", Value: ids}}},
 			{Key: fieldWhitelisted, Value: bson.D{{Key: "$ne", Value: true}}},
 			{Key: fieldProtected, Value: bson.D{{Key: "$ne", Value: true}}},
 		})
+		s.writeMu.Unlock()
 		if err != nil {
 			return translate("evict", err)
 		}

@@ -60,6 +60,11 @@ type Store struct {
 	sizes   sizeEstimate
 	evictMu sync.Mutex
 	flushMu sync.Mutex
+	// writeMu serializes this process's writes. FerretDB v1 implements every update as read, modify,
+	// write back the whole document without isolation, so an access-time flush racing a PATCH would put
+	// the old dashboard back (a lost save). Only one process writes the embedded store, and writes are
+	// rare, so one mutex closes that race at no measurable cost; on MongoDB it is merely redundant.
+	writeMu sync.Mutex
 
 	lifeMu  sync.Mutex
 	started bool
@@ -175,6 +180,7 @@ func (s *Store) Replace(ctx context.Context, id string, body []byte) (Dashboard,
 	if err != nil {
 		return Dashboard{}, fmt.Errorf("replace dashboard %s: %w", id, err)
 	}
+	s.writeMu.Lock()
 	res, err := s.writes.Load().UpdateOne(ctx,
 		bson.D{{Key: fieldID, Value: id}, {Key: fieldProtected, Value: bson.D{{Key: "$ne", Value: true}}}},
 		bson.D{{Key: "$set", Value: bson.D{
@@ -182,6 +188,7 @@ func (s *Store) Replace(ctx context.Context, id string, body []byte) (Dashboard,
 			{Key: fieldSize, Value: sizeValue(len(doc))},
 			{Key: fieldLastAccess, Value: bson.NewDateTimeFromTime(s.now())},
 		}}})
+	s.writeMu.Unlock()
 	s.invalidate(id)
 	if err != nil {
 		return Dashboard{}, translateWrite("replace dashboard "+id, err)
@@ -196,9 +203,11 @@ func (s *Store) Replace(ctx context.Context, id string, body []byte) (Dashboard,
 
 // Delete removes the dashboard and returns what it held. A protected dashboard gives ErrProtected.
 func (s *Store) Delete(ctx context.Context, id string) (Dashboard, error) {
+	s.writeMu.Lock()
 	raw, err := s.writes.Load().FindOneAndDelete(ctx,
 		// No projection: FerretDB v1 does not implement one on findAndModify.
 		bson.D{{Key: fieldID, Value: id}, {Key: fieldProtected, Value: bson.D{{Key: "$ne", Value: true}}}}).Raw()
+	s.writeMu.Unlock()
 	s.invalidate(id)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return Dashboard{}, fmt.Errorf("delete dashboard %s: %w", id, s.whyMissing(ctx, id))
@@ -268,7 +277,9 @@ func (s *Store) SetProtected(ctx context.Context, id string, on bool) error {
 }
 
 func (s *Store) setFlags(ctx context.Context, op, id string, set bson.D) error {
+	s.writeMu.Lock()
 	res, err := s.writes.Load().UpdateOne(ctx, bson.D{{Key: fieldID, Value: id}}, bson.D{{Key: "$set", Value: set}})
+	s.writeMu.Unlock()
 	if err != nil {
 		return translate(op, err)
 	}

@@ -131,7 +131,9 @@ func (s *Store) writeImported(ctx context.Context, doc bson.D, replace bool) (bo
 	id := doc[0].Value.(string)
 	defer s.invalidate(id)
 	if replace {
+		s.writeMu.Lock()
 		_, err := s.writes.Load().ReplaceOne(ctx, bson.D{{Key: fieldID, Value: id}}, doc, options.Replace().SetUpsert(true))
+		s.writeMu.Unlock()
 		return err == nil, translateWrite("store "+id, err)
 	}
 	_, err := s.writes.Load().InsertOne(ctx, doc)
