@@ -168,7 +168,7 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 			}
 		}
 	}
-	buf := make([]byte, 0, 64*1024)
+	buf := make([]byte, 0, cv.sizeHint())
 	return jsonBytes(c, http.StatusOK, appendCurveJSON(buf, cv))
 }
 

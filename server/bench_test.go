@@ -1,0 +1,128 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/sim"
+)
+
+// replayUpstream asks the simulator once per distinct request and then answers from memory, so a
+// benchmark through it measures databoard's own work: what remains of the upstream wait is a loopback
+// write of bytes already in memory, measured separately as the "upstream" figure.
+type replayUpstream struct {
+	next http.Handler
+	mu   sync.Mutex
+	m    map[string]*httptest.ResponseRecorder
+}
+
+func (u *replayUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Accept") + " " + r.URL.RequestURI()
+	u.mu.Lock()
+	rec, ok := u.m[key]
+	if !ok {
+		rec = httptest.NewRecorder()
+		u.next.ServeHTTP(rec, r)
+		u.m[key] = rec
+	}
+	u.mu.Unlock()
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// latencies collects request durations and reports percentiles as benchmark metrics.
+type latencies []time.Duration
+
+func (l latencies) report(b *testing.B, prefix string) {
+	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	at := func(q float64) float64 { return float64(l[int(q*float64(len(l)-1))]) / 1e6 }
+	b.ReportMetric(at(0.50), prefix+"p50-ms")
+	b.ReportMetric(at(0.99), prefix+"p99-ms")
+}
+
+func getAll(b *testing.B, client *http.Client, url string, accept string) int {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b.Fatalf("%s: status %d", url, res.StatusCode)
+	}
+	return int(n)
+}
+
+// BenchmarkCurveBinned2000 is issue 3's "time spent in databoard itself" figure: a 2 000-bin curve
+// (data-api returns up to ~3× as many bins on its grid) of one day in the past, its upstream answer
+// replayed from memory. "upstream-p50-ms" is the replay alone (the same json-framed request straight to
+// the replay server); databoard's own time is the difference of the two p50s.
+func BenchmarkCurveBinned2000(b *testing.B) {
+	up := &replayUpstream{next: sim.New(sim.Config{}), m: map[string]*httptest.ResponseRecorder{}}
+	upSrv := httptest.NewServer(up)
+	defer upSrv.Close()
+	client, err := daqbuf.New(daqbuf.Config{BaseURL: upSrv.URL + "/api/4"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	channels := cache.NewChannelList(client, cache.ChannelListConfig{})
+	if err := channels.Refresh(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	srv := New(Config{}, Deps{Channels: channels, Curves: cache.Direct{Client: client}})
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+
+	end := time.Now().Add(-24 * time.Hour).Truncate(time.Hour)
+	beg := end.Add(-24 * time.Hour)
+	url := hs.URL + "/channels/curve?channel_name=SIM-F64:SINE&backend=sf-databuffer&num_bins=2000" +
+		"&begin_time=" + strconv.FormatInt(beg.UnixMilli(), 10) + "&end_time=" + strconv.FormatInt(end.UnixMilli(), 10)
+	hc := &http.Client{}
+	size := getAll(b, hc, url, "") // records the upstream answer
+
+	// The exact upstream request databoard made, replayed alone.
+	var upURL string
+	for k := range up.m {
+		if len(k) > 0 && k[0:len("application/json-framed")] == "application/json-framed" {
+			upURL = upSrv.URL + k[len("application/json-framed "):]
+		}
+	}
+	if upURL == "" {
+		b.Fatalf("no binned upstream request recorded: %v", up.m)
+	}
+	upLat := make(latencies, 0, 200)
+	for range 200 {
+		t0 := time.Now()
+		getAll(b, hc, upURL, "application/json-framed")
+		upLat = append(upLat, time.Since(t0))
+	}
+
+	lat := make(latencies, 0, b.N)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		getAll(b, hc, url, "")
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	lat.report(b, "")
+	upLat.report(b, "upstream-")
+}
