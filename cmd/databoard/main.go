@@ -3,6 +3,7 @@
 //
 //	databoard [-listen addr] [-data-dir dir] [-demo]   serve the API
 //	databoard config                                     print the effective configuration
+//	databoard dashboards export [-o FILE] | import [-replace] FILE
 //	databoard -version
 package main
 
@@ -46,7 +47,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	demo := fs.Bool("demo", false, "serve curves from the in-process data-api simulator (overrides DEMO)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: databoard [flags] [config]\n\n"+
-			"Commands:\n  (none)   serve the API\n  config   print the effective configuration (secrets hidden) as JSON and exit\n\n"+
+			"Commands:\n  (none)   serve the API\n  config   print the effective configuration (secrets hidden) as JSON and exit\n"+
+			"  dashboards export [-o FILE]         write every dashboard record as JSON lines\n"+
+			"  dashboards import [-replace] FILE   read them back (validated; existing ids kept unless -replace)\n\n"+
 			"Configuration comes from environment variables (see README.md); flags override them.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -61,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitOK
 	}
 	command := fs.Arg(0)
-	if (command != "" && command != "config") || fs.NArg() > 1 {
+	if (command != "" && command != "config" && command != "dashboards") || (command != "dashboards" && fs.NArg() > 1) {
 		fmt.Fprintf(stderr, "databoard: unknown command %q\n", strings.Join(fs.Args(), " "))
 		fs.Usage()
 		return exitUsage
@@ -92,6 +95,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintln(stderr, "  "+line)
 		}
 		return exitInvalid
+	}
+	if command == "dashboards" {
+		return runDashboards(ctx, cfg, fs.Args()[1:], stdout, stderr)
 	}
 	if command == "config" {
 		if err := writeSettings(stdout, cfg.Settings()); err != nil {

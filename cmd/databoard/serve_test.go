@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,3 +78,53 @@ func TestServeDemo(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestDashboardsExportImport backs up the embedded store to a file and restores it into another one.
+func TestDashboardsExportImport(t *testing.T) {
+	env := func(dir string) func(string) string {
+		return func(name string) string { return map[string]string{"DATA_DIR": dir, "LOG_LEVEL": "error"}[name] }
+	}
+	src, dst := t.TempDir(), t.TempDir()
+	cfg, err := configs.Load(env(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var cleanup closers
+	store, err := openStore(ctx, cfg, slog.New(slog.DiscardHandler), &cleanup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := store.Create(ctx, []byte(`{"dashboard":{"widgets":[]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup.run(ctx)
+
+	file := filepath.Join(t.TempDir(), "backup.jsonl")
+	var out, errb strings.Builder
+	if code := run(ctx, []string{"dashboards", "export", "-o", file}, env(src), &out, &errb); code != exitOK {
+		t.Fatalf("export: exit %d: %s", code, errb.String())
+	}
+	if code := run(ctx, []string{"dashboards", "import", file}, env(dst), &out, &errb); code != exitOK {
+		t.Fatalf("import: exit %d: %s", code, errb.String())
+	}
+	cfg.DataDir = dst
+	cleanup = nil
+	defer func() { cleanup.run(ctx) }()
+	store, err = openStore(ctx, cfg, slog.New(slog.DiscardHandler), &cleanup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.Get(ctx, want.ID)
+	if err != nil {
+		t.Fatalf("restored store: %v", err)
+	}
+	if string(got.JSON) != string(want.JSON) {
+		t.Errorf("restored %s, want %s", got.JSON, want.JSON)
+	}
+	if code := run(ctx, []string{"dashboards", "import"}, env(dst), &out, &errb); code != exitUsage {
+		t.Errorf("import without a file: exit %d, want %d", code, exitUsage)
+	}
+}
