@@ -16,6 +16,7 @@ import (
 	"github.com/databoard/databoard/daqbuf/sim"
 	"github.com/databoard/databoard/dashboards"
 	"github.com/databoard/databoard/dashboards/mongowire/mongotest"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
@@ -41,6 +42,8 @@ type envSettings struct {
 	skipListLoad bool
 	// logger receives the server's log (default: discarded).
 	logger *slog.Logger
+	// metrics, when set, is the server's Prometheus registry (served at /metrics).
+	metrics *prometheus.Registry
 }
 
 type envOption func(*envSettings)
@@ -53,6 +56,9 @@ func withStore(f func(*dashboards.Config)) envOption { return func(s *envSetting
 
 // withLogger gives the server a logger.
 func withLogger(l *slog.Logger) envOption { return func(s *envSettings) { s.logger = l } }
+
+// withMetrics gives the server a Prometheus registry.
+func withMetrics(reg *prometheus.Registry) envOption { return func(s *envSettings) { s.metrics = reg } }
 
 // withEmptyChannelList starts with a channel list that has not loaded yet.
 func withEmptyChannelList() envOption { return func(s *envSettings) { s.skipListLoad = true } }
@@ -109,7 +115,7 @@ func (e *testEnv) start(t *testing.T, set envSettings) {
 		_ = store.Close(ctx)
 	})
 	e.srv = New(set.server, Deps{Dashboards: e.store, Channels: e.channels, Curves: cache.Direct{Client: e.client},
-		Logger: set.logger})
+		Logger: set.logger, Metrics: set.metrics})
 	hs := httptest.NewServer(e.srv.Handler())
 	t.Cleanup(hs.Close)
 	e.url = hs.URL

@@ -75,6 +75,8 @@ func (s *Server) routes() []route {
 			tag: "maintenance", deadline: d.Dashboards, maintenance: true, handler: s.handleProtect(true)},
 		{method: "DELETE", path: "/maintenance/dashboard/:id/protect", summary: "Unprotect (whitelist unchanged)",
 			tag: "maintenance", deadline: d.Dashboards, maintenance: true, handler: s.handleProtect(false)},
+		{method: "GET", path: "/metrics", summary: "Prometheus metrics (text format)", tag: "operations",
+			deadline: d.Root, handler: s.handleMetrics()},
 		{method: "GET", path: "/openapi.json", summary: "This API as OpenAPI 3", tag: "docs", deadline: d.Root,
 			handler: s.handleOpenAPI},
 		{method: "GET", path: "/docs", summary: "Readable API documentation", tag: "docs", deadline: d.Root,

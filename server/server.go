@@ -2,6 +2,8 @@ package server
 
 import (
 	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
 	"net/http"
 	"strings"
 	"time"
@@ -61,6 +63,9 @@ type Deps struct {
 	Channels   ChannelDirectory
 	Curves     CurveSource
 	Logger     *slog.Logger
+	// Metrics, when set, receives the HTTP collectors and is served at /metrics (with whatever else cmd
+	// registered on it: cache and stream figures).
+	Metrics *prometheus.Registry
 }
 
 // Server is the HTTP API. Build it with New; serve Handler (and MaintenanceHandler when separate).
@@ -72,6 +77,7 @@ type Server struct {
 	mapp *fiber.App // maintenance-only app when SeparateMaintenance
 
 	listCache channelListCache
+	metrics   *httpMetrics // nil without a registry
 }
 
 // New builds the routes. It does no I/O and starts no goroutine.
@@ -95,6 +101,9 @@ func New(cfg Config, deps Deps) *Server {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, deps: deps, log: deps.Logger}
+	if deps.Metrics != nil {
+		s.metrics = newHTTPMetrics(deps.Metrics)
+	}
 	s.app = s.newApp(!cfg.SeparateMaintenance, true)
 	if cfg.SeparateMaintenance {
 		s.mapp = s.newApp(true, false)
