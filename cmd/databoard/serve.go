@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -103,7 +105,8 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		MaintenanceToken:    cfg.MaintenanceToken,
 		SeparateMaintenance: cfg.MaintenanceListenAddr != "",
 		BodyLimit:           4*cfg.DashboardMaxSingleBytes + 1<<20,
-	}, server.Deps{Dashboards: store, Channels: channels, Curves: cache.Direct{Client: client}, Logger: log})
+	}, server.Deps{Dashboards: store, Channels: channels, Curves: cache.Direct{Client: client}, Logger: log,
+		Metrics: newRegistry()})
 
 	errc := make(chan error, 2)
 	main, err := listen(cfg.ListenAddr, srv.Handler(), log, errc)
@@ -138,6 +141,14 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		}
 	}
 	return runErr
+}
+
+// newRegistry is the process's Prometheus registry (never the global one): Go runtime and process figures
+// here; the server adds its HTTP collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }
 
 // listen binds addr and serves h on it in the background; errors after startup arrive on errc.

@@ -52,6 +52,10 @@ func TestServeDemo(t *testing.T) {
 	if code, body := get("/health"); code != 200 || body != `{"message":"Alive and Well!"}` {
 		t.Errorf("/health = %d %s", code, body)
 	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "go_goroutines") ||
+		!strings.Contains(body, `databoard_http_requests_total{method="GET",route="/health",status="200"} 1`) {
+		t.Errorf("/metrics = %d %.300s", code, body)
+	}
 	now := time.Now().UnixMilli()
 	path := "/channels/curve?channel_name=SIM-F64:SINE&begin_time=" + itoa(now-600_000) + "&end_time=" + itoa(now) + "&num_bins=10"
 	if code, body := get(path); code != 200 || !strings.Contains(body, `"SIM-F64:SINE_meta"`) {
