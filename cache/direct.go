@@ -13,8 +13,19 @@ type Direct struct {
 	Client *daqbuf.Client
 }
 
-// Bins reads all bins of q.
-func (d Direct) Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, error) {
+// Bins reads all bins of q. The status is always StatusMiss.
+func (d Direct) Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, Status, error) {
+	b, err := d.bins(ctx, q)
+	return b, StatusMiss, err
+}
+
+// Events reads all events of q. The status is always StatusMiss.
+func (d Direct) Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, Status, error) {
+	e, err := d.events(ctx, q)
+	return e, StatusMiss, err
+}
+
+func (d Direct) bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, error) {
 	st, err := d.Client.Binned(ctx, q)
 	if err != nil {
 		return nil, err
@@ -33,8 +44,7 @@ func (d Direct) Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBa
 	}
 }
 
-// Events reads all events of q.
-func (d Direct) Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, error) {
+func (d Direct) events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, error) {
 	st, err := d.Client.Events(ctx, q)
 	if err != nil {
 		return nil, err

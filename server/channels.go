@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 
+	"github.com/databoard/databoard/cache"
 	"github.com/databoard/databoard/daqbuf"
 )
 
@@ -26,12 +27,19 @@ type ChannelDirectory interface {
 	Recent() []daqbuf.Channel
 }
 
-// CurveSource yields the decoded data of one curve request. Two implementations: straight from
-// data-api, and through the chunked curve cache.
+// CurveSource yields the decoded data of one curve request and where it came from. Two
+// implementations: straight from data-api (cache.Direct), and through the chunked curve cache
+// (cache.Curves).
 type CurveSource interface {
-	Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, error)
-	Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, error)
+	Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, cache.Status, error)
+	Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, cache.Status, error)
 }
+
+var (
+	_ CurveSource      = cache.Direct{}
+	_ CurveSource      = (*cache.Curves)(nil)
+	_ ChannelDirectory = (*cache.ChannelList)(nil)
+)
 
 // appendChannelJSON writes a channel with exactly the contract's eight keys, seriesId as a string.
 // The frontend stores these objects inside dashboards whose schema forbids extra keys.

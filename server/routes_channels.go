@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/databoard/databoard/cache"
 	"github.com/databoard/databoard/daqbuf"
 )
 
@@ -145,31 +146,57 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 		cv.isString = *r.isString
 	}
 	ref := daqbuf.ChannelRef{Backend: r.backend, Name: ch.Name, SeriesID: ch.SeriesID}
-	evq := daqbuf.EventsQuery{Channel: ref, Range: rng, ValueType: ch.Type}
-	if r.numBins <= 0 {
-		cv.raw = true
-		if cv.events, err = s.events(ctx, evq); err != nil {
-			return err
-		}
-	} else {
-		bins, err := s.bins(ctx, daqbuf.BinnedQuery{Channel: ref, Range: rng, BinCount: int(r.numBins)})
-		if err != nil {
-			return err
-		}
-		cv.bins = bins
-		if r.rawIfSparse && eventsInBins(bins) < uint64(r.numBins) {
-			events, err := s.events(ctx, evq)
-			if err != nil {
-				return err
-			}
-			// Waveforms stay binned unless there is a single one (the old backend's rule).
-			if !isWaveformEvents(events) || countEvents(events) == 1 {
-				cv.raw, cv.events, cv.bins = true, events, nil
-			}
-		}
+	status, err := s.fetchCurve(ctx, cv, r, daqbuf.EventsQuery{Channel: ref, Range: rng, ValueType: ch.Type})
+	if err != nil {
+		return err
 	}
+	c.Set(headerCache, string(status))
 	buf := make([]byte, 0, cv.sizeHint())
 	return jsonBytes(c, http.StatusOK, appendCurveJSON(buf, cv))
+}
+
+// headerCache says where a curve answer came from: hit, partial, miss or stale (stale: data-api failed
+// and cached data was served instead).
+const headerCache = "X-Cache"
+
+// fetchCurve fills cv with bins or events as the contract's modes say: raw when num_bins <= 0; binned
+// otherwise, switching to raw events when there are fewer events than bins and raw-when-sparse is on.
+func (s *Server) fetchCurve(ctx context.Context, cv *curve, r curveRequest, evq daqbuf.EventsQuery) (cache.Status, error) {
+	if r.numBins <= 0 {
+		cv.raw = true
+		var status cache.Status
+		var err error
+		cv.events, status, err = s.events(ctx, evq)
+		return status, err
+	}
+	bins, status, err := s.bins(ctx, daqbuf.BinnedQuery{Channel: evq.Channel, Range: evq.Range, BinCount: int(r.numBins)})
+	if err != nil {
+		return status, err
+	}
+	cv.bins = bins
+	if !r.rawIfSparse || eventsInBins(bins) >= uint64(r.numBins) {
+		return status, nil
+	}
+	events, evStatus, err := s.events(ctx, evq)
+	if err != nil {
+		return evStatus, err
+	}
+	// Waveforms stay binned unless there is a single one (the old backend's rule).
+	if !isWaveformEvents(events) || countEvents(events) == 1 {
+		cv.raw, cv.events, cv.bins = true, events, nil
+	}
+	return combineStatus(status, evStatus), nil
+}
+
+// combineStatus is the status of an answer built from two cache lookups.
+func combineStatus(a, b cache.Status) cache.Status {
+	switch {
+	case a == cache.StatusStale || b == cache.StatusStale:
+		return cache.StatusStale
+	case a == b:
+		return a
+	}
+	return cache.StatusPartial
 }
 
 // resolveChannel checks that a named channel exists (404 otherwise) and returns what is known of it.
@@ -195,20 +222,20 @@ func (s *Server) resolveChannel(c *fiber.Ctx, r curveRequest) (daqbuf.Channel, e
 	return ch, nil
 }
 
-func (s *Server) events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, error) {
-	ev, err := s.deps.Curves.Events(ctx, q)
+func (s *Server) events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, cache.Status, error) {
+	ev, status, err := s.deps.Curves.Events(ctx, q)
 	if errors.Is(err, daqbuf.ErrNoContent) {
-		return nil, nil
+		return nil, status, nil
 	}
-	return ev, err
+	return ev, status, err
 }
 
-func (s *Server) bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, error) {
-	b, err := s.deps.Curves.Bins(ctx, q)
+func (s *Server) bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, cache.Status, error) {
+	b, status, err := s.deps.Curves.Bins(ctx, q)
 	if errors.Is(err, daqbuf.ErrNoContent) {
-		return nil, nil
+		return nil, status, nil
 	}
-	return b, err
+	return b, status, err
 }
 
 func eventsInBins(bins []*daqbuf.BinBatch) uint64 {
