@@ -18,6 +18,7 @@ import (
 //	byte 1     kindBins or kindEvents
 //	byte 2     flags (bit 0: final)
 //	bytes 3-10 FreshUntil, ns, big-endian
+//	bytes 11-18 Covered, ns, big-endian
 //	msgpack    bins: n, Ts1[0], Ts2[0]-Ts1[0], then per further bin the gap to the previous bin's end
 //	           and the change of width (both usually 0: one byte each), Counts, Mins, Maxs, Avgs
 //	           events: number of batches, then per batch ScalarType, Ts (first, then deltas),
@@ -29,7 +30,7 @@ const (
 	codecVersion = 1
 	kindBins     = 'b'
 	kindEvents   = 'e'
-	headerLen    = 11
+	headerLen    = 19
 	flagFinal    = 1
 )
 
@@ -41,7 +42,8 @@ func appendHeader(dst []byte, kind byte, h chunkHeader) []byte {
 		flags |= flagFinal
 	}
 	dst = append(dst, codecVersion, kind, flags)
-	return binary.BigEndian.AppendUint64(dst, uint64(h.FreshUntil))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(h.FreshUntil))
+	return binary.BigEndian.AppendUint64(dst, uint64(h.Covered))
 }
 
 // readHeader reads the header of a value of the given kind.
@@ -49,7 +51,11 @@ func readHeader(val []byte, kind byte) (chunkHeader, error) {
 	if len(val) < headerLen || val[0] != codecVersion || val[1] != kind {
 		return chunkHeader{}, errCorrupt
 	}
-	return chunkHeader{Final: val[2]&flagFinal != 0, FreshUntil: int64(binary.BigEndian.Uint64(val[3:headerLen]))}, nil
+	return chunkHeader{
+		Final:      val[2]&flagFinal != 0,
+		FreshUntil: int64(binary.BigEndian.Uint64(val[3:11])),
+		Covered:    int64(binary.BigEndian.Uint64(val[11:19])),
+	}, nil
 }
 
 // chunkWriter wraps a pooled msgpack encoder writing to a buffer; the first error sticks.

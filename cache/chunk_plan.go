@@ -18,6 +18,11 @@ type chunk struct {
 	// Settled: the chunk ended at least the settle time before now, so a complete upstream answer
 	// for it is final.
 	Settled bool
+	// Need is how far a stored copy must reach (its Covered) to be used: the chunk's end, or the
+	// window's if earlier. A copy fetched while the chunk held now ends at that moment; behind a
+	// later chunk it would leave a hole. Only the chunk holding now accepts any copy that is still
+	// fresh: its staleness is bounded by TailTTL.
+	Need int64
 }
 
 // binPlan is the chunk layout of one binned request.
@@ -64,7 +69,8 @@ func planBins(q daqbuf.BinnedQuery, binsPerChunk int, now int64, minSettle time.
 	return p, true
 }
 
-// layChunks lays the aligned chunks of span over r, dropping those that start at or after now.
+// layChunks lays the aligned chunks of span over r, dropping those that start at or after now. Their
+// data must reach r.End (or their own end).
 func layChunks(r daqbuf.Range, span, now, settle int64) []chunk {
 	spans := daqbuf.AlignedChunks(r, span)
 	out := make([]chunk, 0, len(spans))
@@ -72,11 +78,16 @@ func layChunks(r daqbuf.Range, span, now, settle int64) []chunk {
 		if s.Beg >= now {
 			break
 		}
-		out = append(out, chunk{
+		c := chunk{
 			Span:    s,
 			Fetch:   daqbuf.Range{Beg: s.Beg, End: min(s.End, now)},
 			Settled: s.End <= now-settle,
-		})
+			Need:    min(s.End, r.End),
+		}
+		if s.End > now {
+			c.Need = s.Beg
+		}
+		out = append(out, c)
 	}
 	return out
 }
@@ -119,10 +130,14 @@ func planEvents(q daqbuf.EventsQuery, maxChunks int, now int64, settle time.Dura
 type chunkHeader struct {
 	Final      bool  // complete and settled: valid until it expires from the store
 	FreshUntil int64 // ns; a non-final chunk is used until then, and kept afterwards only as a fallback
+	Covered    int64 // ns; the end of the range fetched (the chunk's end, or now when it was fetched)
 }
 
-// freshAt reports whether a stored chunk may be used as it is at now.
-func (h chunkHeader) freshAt(now int64) bool { return h.Final || now < h.FreshUntil }
+// usable reports whether a stored chunk may be used as it is at now by a request needing its data
+// up to need (chunk.Need).
+func (h chunkHeader) usable(now, need int64) bool {
+	return h.Final || (now < h.FreshUntil && h.Covered >= need)
+}
 
 // fetchOutcome is what an upstream answer for one chunk said about itself.
 type fetchOutcome struct {
@@ -145,16 +160,19 @@ type storeTTLs struct {
 	Final, Tail, Stale time.Duration
 }
 
-// decideStore applies the caching rules to one successful upstream answer: complete and settled →
-// final, kept for ttl.Final; complete or an open tail → fresh for ttl.Tail, kept for ttl.Stale as a
-// stale-if-error fallback; anything else (a truncated or timed-out answer) → not stored. Failed
-// fetches never reach this function.
-func decideStore(o fetchOutcome, settled bool, now int64, ttl storeTTLs) storeDecision {
+// decideStore applies the caching rules to one successful upstream answer for ch: complete and
+// settled → final, kept for ttl.Final; complete or an open tail → fresh for ttl.Tail, kept for
+// ttl.Stale as a stale-if-error fallback; anything else (a truncated or timed-out answer) → not
+// stored. Failed fetches never reach this function.
+func decideStore(o fetchOutcome, ch chunk, now int64, ttl storeTTLs) storeDecision {
+	h := chunkHeader{Covered: ch.Fetch.End}
 	switch {
-	case o.Complete && settled:
-		return storeDecision{Store: true, Header: chunkHeader{Final: true}, TTL: ttl.Final}
+	case o.Complete && ch.Settled:
+		h.Final = true
+		return storeDecision{Store: true, Header: h, TTL: ttl.Final}
 	case o.Complete || o.OpenTail:
-		return storeDecision{Store: true, Header: chunkHeader{FreshUntil: now + int64(ttl.Tail)}, TTL: max(ttl.Stale, ttl.Tail)}
+		h.FreshUntil = now + int64(ttl.Tail)
+		return storeDecision{Store: true, Header: h, TTL: max(ttl.Stale, ttl.Tail)}
 	}
 	return storeDecision{}
 }
@@ -168,8 +186,8 @@ const (
 	chunkStale                     // fetch, but keep the stored copy as a fallback
 )
 
-// classify reads a stored value's header at now.
-func classify(val []byte, kind byte, now int64) chunkState {
+// classify reads a stored value's header: is it usable at now for a chunk needing data up to need?
+func classify(val []byte, kind byte, now, need int64) chunkState {
 	if val == nil {
 		return chunkMissing
 	}
@@ -177,7 +195,7 @@ func classify(val []byte, kind byte, now int64) chunkState {
 	switch {
 	case err != nil:
 		return chunkMissing
-	case h.freshAt(now):
+	case h.usable(now, need):
 		return chunkFresh
 	}
 	return chunkStale

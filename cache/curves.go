@@ -164,7 +164,7 @@ func (c *Curves) Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinB
 func (c *Curves) directBins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, Status, error) {
 	c.stats.bypass.Add(1)
 	c.stats.upstream.Add(1)
-	b, err := c.direct.Bins(ctx, q)
+	b, err := c.direct.bins(ctx, q)
 	if err != nil {
 		c.stats.errors.Add(1)
 		return nil, "", err
@@ -205,7 +205,7 @@ func (c *Curves) Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.Ev
 func (c *Curves) directEvents(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, Status, error) {
 	c.stats.bypass.Add(1)
 	c.stats.upstream.Add(1)
-	ev, err := c.direct.Events(ctx, q)
+	ev, err := c.direct.events(ctx, q)
 	if err != nil {
 		c.stats.errors.Add(1)
 		return nil, "", err
@@ -257,6 +257,7 @@ type CurveStats struct {
 	NotStored                        uint64 // fetched chunks not stored: too large or incomplete
 	StoreErrors                      uint64 // failed store calls (treated as misses)
 	Errors                           uint64 // requests answered with an error
+	FetchesInFlight                  int64  // chunk fetches running now (a gauge)
 }
 
 type curveCounters struct {
@@ -264,6 +265,7 @@ type curveCounters struct {
 	chunkHits, chunkMisses, staleChunks           atomic.Uint64
 	upstream, coalesced, upstreamBytes, notStored atomic.Uint64
 	storeErrors, errors                           atomic.Uint64
+	inFlight                                      atomic.Int64
 }
 
 func (s *curveCounters) count(st Status) {
@@ -287,7 +289,7 @@ func (c *Curves) Stats() CurveStats {
 		Bypassed: s.bypass.Load(), ChunkHits: s.chunkHits.Load(), ChunkMisses: s.chunkMisses.Load(),
 		StaleChunks: s.staleChunks.Load(), UpstreamFetches: s.upstream.Load(), CoalescedWaiters: s.coalesced.Load(),
 		UpstreamBytes: s.upstreamBytes.Load(), NotStored: s.notStored.Load(), StoreErrors: s.storeErrors.Load(),
-		Errors: s.errors.Load(),
+		Errors: s.errors.Load(), FetchesInFlight: s.inFlight.Load(),
 	}
 }
 

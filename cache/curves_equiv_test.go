@@ -136,10 +136,7 @@ func TestEventsIdenticalToDirect(t *testing.T) {
 				}
 				q.Range.Beg = evs[0].Ts
 			}
-			want, err := e.direct.Events(context.Background(), q)
-			if err != nil {
-				t.Fatal(err)
-			}
+			want := directEvents(t, e, q)
 			for round := range 2 {
 				got, st, err := c.Events(context.Background(), q)
 				if err != nil {
@@ -166,10 +163,7 @@ func TestEventsOneBeforeRangeBypasses(t *testing.T) {
 		Range:          daqbuf.Range{Beg: e.now() - int64(7*time.Minute), End: e.now() - int64(6*time.Minute)},
 		OneBeforeRange: true,
 	}
-	want, err := e.direct.Events(context.Background(), q)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := directEvents(t, e, q)
 	got, st, err := c.Events(context.Background(), q)
 	if err != nil {
 		t.Fatal(err)

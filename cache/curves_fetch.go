@@ -58,7 +58,7 @@ func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte
 	stale := make([][]byte, len(jobs))
 	var missing []int
 	for i, v := range cached {
-		switch classify(v, jobs[i].kind, now) {
+		switch classify(v, jobs[i].kind, now, jobs[i].chunk.Need) {
 		case chunkFresh:
 			vals[i] = v
 			continue
@@ -78,6 +78,9 @@ func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte
 	g.SetLimit(c.cfg.FetchConcurrency)
 	for _, i := range missing {
 		g.Go(func() error {
+			if gctx.Err() != nil {
+				return gctx.Err() // the request already failed: start no more fetches for it
+			}
 			v, err := c.loadChunk(gctx, jobs[i])
 			if err == nil {
 				vals[i] = v
@@ -164,13 +167,15 @@ func (c *Curves) fetchShared(ctx context.Context, j chunkJob) ([]byte, error) {
 		return nil, ctxError(ctx)
 	}
 	c.stats.upstream.Add(1)
+	c.stats.inFlight.Add(1)
 	f, err := j.fetch(ctx, j.chunk)
+	c.stats.inFlight.Add(-1)
 	sem.Release(1)
 	if err != nil {
 		return nil, err
 	}
 
-	d := decideStore(f.outcome, j.chunk.Settled, c.cfg.Now().UnixNano(),
+	d := decideStore(f.outcome, j.chunk, c.cfg.Now().UnixNano(),
 		storeTTLs{Final: c.cfg.FinalTTL, Tail: c.cfg.TailTTL, Stale: c.cfg.StaleTTL})
 	val, err := f.encode(d.Header)
 	if err != nil {
@@ -208,7 +213,7 @@ func (c *Curves) coordinate(ctx context.Context, j chunkJob) (owned bool, val []
 			c.storeFailed("read chunk", err)
 			return got, nil, nil
 		}
-		if classify(vals[0], j.kind, c.cfg.Now().UnixNano()) == chunkFresh {
+		if classify(vals[0], j.kind, c.cfg.Now().UnixNano(), j.chunk.Need) == chunkFresh {
 			if got {
 				if err := c.store.Unlock(ctx, lock); err != nil {
 					c.storeFailed("unlock", err)

@@ -129,8 +129,8 @@ func sameFloats(a, b []float64) bool {
 // diffBins describes the first difference between two bin answers, or "".
 func diffBins(got, want []*daqbuf.BinBatch) string {
 	g, w := flatBins(got), flatBins(want)
-	if g.Len() != w.Len() {
-		return fmt.Sprintf("%d bins, want %d", g.Len(), w.Len())
+	if len(g.Ts1) != len(w.Ts1) {
+		return fmt.Sprintf("%d bins, want %d", len(g.Ts1), len(w.Ts1))
 	}
 	switch {
 	case !slices.Equal(g.Ts1, w.Ts1):
@@ -233,11 +233,21 @@ func mustBins(t testing.TB, c *Curves, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch
 // directBins runs the uncached request.
 func directBins(t testing.TB, e *simEnv, q daqbuf.BinnedQuery) []*daqbuf.BinBatch {
 	t.Helper()
-	b, err := e.direct.Bins(context.Background(), q)
+	b, _, err := e.direct.Bins(context.Background(), q)
 	if err != nil {
 		t.Fatalf("Direct.Bins(%+v): %v", q, err)
 	}
 	return b
+}
+
+// directEvents runs the uncached events request.
+func directEvents(t testing.TB, e *simEnv, q daqbuf.EventsQuery) []*daqbuf.EventBatch {
+	t.Helper()
+	ev, _, err := e.direct.Events(context.Background(), q)
+	if err != nil {
+		t.Fatalf("Direct.Events(%+v): %v", q, err)
+	}
+	return ev
 }
 
 // eventually polls cond every 10 ms until it holds or timeout passes.
