@@ -190,8 +190,8 @@ func (w *chunkWriter) strs(v []string) {
 
 // encodeBins encodes one batch of bins (nil: no bins) with its header.
 func encodeBins(h chunkHeader, b *daqbuf.BinBatch) ([]byte, error) {
-	if b == nil {
-		b = &daqbuf.BinBatch{}
+	if b == nil || b.Len() == 0 {
+		b = &daqbuf.BinBatch{Counts: []uint64{}, Mins: []float64{}, Maxs: []float64{}, Avgs: []float64{}}
 	}
 	n := b.Len()
 	if len(b.Ts2) != n || len(b.Counts) != n || len(b.Mins) != n || len(b.Maxs) != n || len(b.Avgs) != n {
