@@ -1,0 +1,224 @@
+package cache
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/databoard/databoard/daqbuf"
+)
+
+type nameKey struct{ backend, name string }
+
+type seriesKey struct {
+	backend string
+	id      uint64
+}
+
+// channelIndex is an immutable, searchable set of channels: built once per list (or per change of
+// the small additions set) and then only read, so searches need no lock.
+type channelIndex struct {
+	list     []daqbuf.Channel
+	byName   map[nameKey]int32 // first channel of that name
+	bySeries map[seriesKey]int32
+	// folded holds every name case-folded (foldRune), each followed by nameSep; name i is
+	// folded[starts[i] : starts[i+1]-1].
+	folded string
+	starts []int32
+	// ranges maps a backend to its [lo, hi) slice of list when each backend's channels are
+	// contiguous (the refreshed list is sorted by backend); nil otherwise.
+	ranges map[string][2]int32
+}
+
+// newChannelIndex indexes chs, which it keeps (the caller must not modify them afterwards).
+func newChannelIndex(chs []daqbuf.Channel) *channelIndex {
+	x := &channelIndex{
+		list:     chs,
+		byName:   make(map[nameKey]int32, len(chs)),
+		bySeries: make(map[seriesKey]int32, len(chs)),
+		starts:   make([]int32, len(chs)+1),
+		ranges:   backendRanges(chs),
+	}
+	size := 0
+	for i := range chs {
+		size += len(chs[i].Name) + 1
+	}
+	folded := make([]byte, 0, size+size/8)
+	for i := range chs {
+		ch := &chs[i]
+		k := nameKey{ch.Backend, ch.Name}
+		if _, dup := x.byName[k]; !dup {
+			x.byName[k] = int32(i)
+		}
+		if ch.SeriesID != 0 {
+			x.bySeries[seriesKey{ch.Backend, ch.SeriesID}] = int32(i)
+		}
+		x.starts[i] = int32(len(folded))
+		folded = appendFolded(folded, ch.Name)
+		folded = append(folded, nameSep)
+	}
+	x.starts[len(chs)] = int32(len(folded))
+	x.folded = string(folded)
+	return x
+}
+
+// backendRanges returns each backend's [lo, hi) in chs, or nil when some backend's channels are
+// not contiguous.
+func backendRanges(chs []daqbuf.Channel) map[string][2]int32 {
+	r := map[string][2]int32{}
+	for i := 0; i < len(chs); {
+		b := chs[i].Backend
+		j := i + 1
+		for j < len(chs) && chs[j].Backend == b {
+			j++
+		}
+		if _, seen := r[b]; seen {
+			return nil
+		}
+		r[b] = [2]int32{int32(i), int32(j)}
+		i = j
+	}
+	return r
+}
+
+func (x *channelIndex) len() int {
+	if x == nil {
+		return 0
+	}
+	return len(x.list)
+}
+
+// has reports whether the index holds ch with the same series id.
+func (x *channelIndex) has(ch *daqbuf.Channel) bool {
+	if x == nil {
+		return false
+	}
+	i, ok := x.byName[nameKey{ch.Backend, ch.Name}]
+	if ok && x.list[i].SeriesID == ch.SeriesID {
+		return true
+	}
+	if ch.SeriesID == 0 {
+		return false
+	}
+	j, ok := x.bySeries[seriesKey{ch.Backend, ch.SeriesID}]
+	return ok && x.list[j].Name == ch.Name
+}
+
+func (x *channelIndex) lookup(backend, name string) (daqbuf.Channel, bool) {
+	if x == nil {
+		return daqbuf.Channel{}, false
+	}
+	i, ok := x.byName[nameKey{backend, name}]
+	if !ok {
+		return daqbuf.Channel{}, false
+	}
+	return x.list[i], true
+}
+
+func (x *channelIndex) lookupSeries(backend string, id uint64) (daqbuf.Channel, bool) {
+	if x == nil {
+		return daqbuf.Channel{}, false
+	}
+	i, ok := x.bySeries[seriesKey{backend, id}]
+	if !ok {
+		return daqbuf.Channel{}, false
+	}
+	return x.list[i], true
+}
+
+// span is the [lo, hi) part of the list that can hold channels of backend ("" = all).
+func (x *channelIndex) span(backend string) (lo, hi int) {
+	if backend == "" || x.ranges == nil {
+		return 0, len(x.list)
+	}
+	r, ok := x.ranges[backend]
+	if !ok {
+		return 0, 0
+	}
+	return int(r[0]), int(r[1])
+}
+
+func (x *channelIndex) foldedName(i int) string {
+	return x.folded[x.starts[i] : x.starts[i+1]-1]
+}
+
+// search appends to dst the channels of backend ("" = all) whose name m matches, in list order.
+func (x *channelIndex) search(dst []daqbuf.Channel, m *nameMatcher, backend string) []daqbuf.Channel {
+	if x.len() == 0 {
+		return dst
+	}
+	lo, hi := x.span(backend)
+	if lo >= hi {
+		return dst
+	}
+	if len(m.lits) == 0 {
+		return x.scan(dst, m, backend, lo, hi)
+	}
+	if len(m.lits) == 1 {
+		x.candidates(m.lits[0], lo, hi, func(i int) {
+			if ch := &x.list[i]; x.accept(m, ch, backend, i) {
+				dst = append(dst, *ch)
+			}
+		})
+		return dst
+	}
+	// Several alternatives: collect the candidates of each, then verify them in list order.
+	var cand []int32
+	for _, lit := range m.lits {
+		x.candidates(lit, lo, hi, func(i int) { cand = append(cand, int32(i)) })
+	}
+	sort.Slice(cand, func(a, b int) bool { return cand[a] < cand[b] })
+	last := int32(-1)
+	for _, i := range cand {
+		if i == last {
+			continue
+		}
+		last = i
+		if ch := &x.list[i]; x.accept(m, ch, backend, int(i)) {
+			dst = append(dst, *ch)
+		}
+	}
+	return dst
+}
+
+// accept decides candidate i.
+func (x *channelIndex) accept(m *nameMatcher, ch *daqbuf.Channel, backend string, i int) bool {
+	if backend != "" && ch.Backend != backend {
+		return false
+	}
+	if m.mode != litVerify {
+		return m.matchFolded(x.foldedName(i))
+	}
+	return m.re.MatchString(ch.Name)
+}
+
+// candidates calls fn, in ascending order and at most once each, with every i in [lo, hi) whose
+// folded name contains lit (and possibly a few more when lit holds nameSep).
+func (x *channelIndex) candidates(lit string, lo, hi int, fn func(i int)) {
+	text := x.folded[x.starts[lo]:x.starts[hi]]
+	base := int(x.starts[lo])
+	for pos := 0; pos < len(text); {
+		j := strings.Index(text[pos:], lit)
+		if j < 0 {
+			return
+		}
+		at := int32(base + pos + j)
+		// The name holding offset at: the last start <= at.
+		i := lo + sort.Search(hi-lo, func(k int) bool { return x.starts[lo+k] > at }) - 1
+		fn(i)
+		pos = int(x.starts[i+1]) - base
+	}
+}
+
+// scan is the full scan: the regexp on every name of [lo, hi).
+func (x *channelIndex) scan(dst []daqbuf.Channel, m *nameMatcher, backend string, lo, hi int) []daqbuf.Channel {
+	for i := lo; i < hi; i++ {
+		ch := &x.list[i]
+		if backend != "" && ch.Backend != backend {
+			continue
+		}
+		if m.re.MatchString(ch.Name) {
+			dst = append(dst, *ch)
+		}
+	}
+	return dst
+}
