@@ -145,7 +145,7 @@ func (c *Curves) Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinB
 	if err != nil {
 		return nil, "", err
 	}
-	acc := &daqbuf.BinBatch{}
+	acc := newBinBatch(len(plan.Chunks) * c.cfg.BinsPerChunk)
 	for _, v := range vals {
 		if _, err := decodeBinsAppend(v, acc); err != nil {
 			// Cannot happen with values this code wrote; answer correctly anyway.
@@ -159,6 +159,14 @@ func (c *Curves) Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinB
 		return nil, st, nil
 	}
 	return []*daqbuf.BinBatch{out}, st, nil
+}
+
+// newBinBatch returns an empty batch with room for n bins.
+func newBinBatch(n int) *daqbuf.BinBatch {
+	return &daqbuf.BinBatch{
+		Ts1: make([]int64, 0, n), Ts2: make([]int64, 0, n), Counts: make([]uint64, 0, n),
+		Mins: make([]float64, 0, n), Maxs: make([]float64, 0, n), Avgs: make([]float64, 0, n),
+	}
 }
 
 func (c *Curves) directBins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, Status, error) {
