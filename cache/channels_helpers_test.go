@@ -1,0 +1,147 @@
+package cache
+
+import (
+	"context"
+	"net"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/databoard/databoard/cache/redistest"
+	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/sim"
+)
+
+// channelEnv is the simulator over real HTTP and a client for it.
+type channelEnv struct {
+	sim    *sim.Sim
+	client *daqbuf.Client
+}
+
+func newChannelEnv(t testing.TB, catalogueSize int) *channelEnv {
+	t.Helper()
+	s := sim.New(sim.Config{CatalogueSize: catalogueSize})
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	client, err := daqbuf.New(daqbuf.Config{BaseURL: srv.URL + "/api/4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &channelEnv{sim: s, client: client}
+}
+
+// searches returns the nameRegex of every channel search data-api received.
+func (e *channelEnv) searches() []string {
+	var out []string
+	for _, r := range e.sim.Requests() {
+		if strings.HasSuffix(r.Path, "/search/channel") {
+			q, _ := url.ParseQuery(r.Query)
+			out = append(out, q.Get("nameRegex"))
+		}
+	}
+	return out
+}
+
+// count returns how many channel searches for pattern data-api received.
+func (e *channelEnv) count(pattern string) int {
+	n := 0
+	for _, p := range e.searches() {
+		if p == pattern {
+			n++
+		}
+	}
+	return n
+}
+
+// list builds a ChannelList on the simulator, closed when the test ends (not started).
+func (e *channelEnv) list(t testing.TB, cfg ChannelListConfig) *ChannelList {
+	t.Helper()
+	l := NewChannelList(e.client, cfg)
+	t.Cleanup(l.Close)
+	return l
+}
+
+// sharedRedis returns n Redis stores on one key prefix, as n instances would have.
+func sharedRedis(t testing.TB, n int) []*Redis {
+	t.Helper()
+	prefix := redistest.Prefix(t)
+	out := make([]*Redis, n)
+	for i := range out {
+		out[i] = NewRedis(redistest.Client(t), RedisConfig{Prefix: prefix, Timeout: time.Second})
+	}
+	return out
+}
+
+// deadRedis is a store whose Redis address refuses connections.
+func deadRedis(t testing.TB) *Redis {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	client := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1,
+		DialTimeout: 100 * time.Millisecond})
+	t.Cleanup(func() { _ = client.Close() })
+	return NewRedis(client, RedisConfig{Timeout: 100 * time.Millisecond})
+}
+
+// waitUntil polls cond until it holds, failing the test after 10 s.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, not waiting for readiness blindly
+	}
+}
+
+// fullList is what data-api lists for ".*", sorted as the ChannelList keeps it.
+func (e *channelEnv) fullList(t testing.TB) []daqbuf.Channel {
+	t.Helper()
+	l := NewChannelList(e.client, ChannelListConfig{})
+	if err := l.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.ResetRequests()
+	_, all := l.All()
+	return all
+}
+
+// seedList writes chs to the store as a list fetched at fetchedAt, as a refreshing instance would.
+func seedList(t testing.TB, store Store, chs []daqbuf.Channel, fetchedAt time.Time) string {
+	t.Helper()
+	id := newStoreID(fetchedAt)
+	err := store.SetMany(context.Background(), []Entry{
+		{Key: listKey, Val: encodeChannelSet(channelSet{ID: id, FetchedAt: fetchedAt, Channels: chs}), TTL: time.Hour},
+		{Key: listIDKey, Val: []byte(id), TTL: time.Hour},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func ctxT(t testing.TB) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// storeGet reads one key of a store.
+func storeGet(t testing.TB, s Store, key string) []byte {
+	t.Helper()
+	vals, err := s.GetMany(context.Background(), []string{key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vals[0]
+}
