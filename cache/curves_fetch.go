@@ -265,8 +265,11 @@ func (c *Curves) fetchBins(ctx context.Context, q daqbuf.BinnedQuery, w int64, c
 		acc.Counts = append(acc.Counts, b.Counts...)
 		acc.Mins, acc.Maxs, acc.Avgs = append(acc.Mins, b.Mins...), append(acc.Maxs, b.Maxs...), append(acc.Avgs, b.Avgs...)
 	}
+	// Plain JSON answers 204 also when data-api ran out of time before finding anything
+	// (DAQBUF.md §6.2): such an empty answer is not proof of an empty chunk.
+	complete := !st.TimedOut() && !(st.NoContent() && q.Mode == daqbuf.ModeJSON)
 	return fetched{
-		outcome: fetchOutcome{Complete: !st.TimedOut()},
+		outcome: fetchOutcome{Complete: complete},
 		encode:  func(h chunkHeader) ([]byte, error) { return encodeBins(h, acc) },
 	}, nil
 }

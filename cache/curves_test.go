@@ -536,3 +536,45 @@ func TestFlushChannelAndFlushAll(t *testing.T) {
 		}
 	})
 }
+
+// TestLargeChunksServedNotStored: chunks above MaxEntryBytes are answered but not kept.
+func TestLargeChunksServedNotStored(t *testing.T) {
+	e := newSimEnv(t)
+	store := NewMemory(MemoryConfig{})
+	c := e.curves(store, CurvesConfig{MaxEntryBytes: 4096})
+	eq := daqbuf.EventsQuery{Channel: e.channel(t, "SIM-DENSE:100HZ", false),
+		Range: daqbuf.Range{Beg: e.now() - int64(3*time.Hour), End: e.now() - int64(3*time.Hour) + int64(5*time.Minute)}}
+	for round := range 2 {
+		got, st, err := c.Events(context.Background(), eq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := diffEvents(got, directEvents(t, e, eq)); d != "" || len(flatEvents(got)) != 30000 {
+			t.Errorf("round %d: %q, %d events", round, d, len(flatEvents(got)))
+		}
+		if st != StatusMiss {
+			t.Errorf("round %d: status %s, want miss (nothing stored)", round, st)
+		}
+	}
+	if s, _ := store.Stats(context.Background()); s.Entries != 0 || c.Stats().NotStored == 0 {
+		t.Errorf("%d entries stored, %d not stored; want none stored", s.Entries, c.Stats().NotStored)
+	}
+}
+
+// TestUnknownChannelIsAnError: data-api's 404 reaches the caller and nothing is stored.
+func TestUnknownChannelIsAnError(t *testing.T) {
+	e := newSimEnv(t)
+	store := NewMemory(MemoryConfig{})
+	c := e.curves(store, CurvesConfig{})
+	ch := daqbuf.ChannelRef{Backend: testBackend, Name: "NO-SUCH:CHANNEL"}
+	r := daqbuf.Range{Beg: e.now() - int64(time.Hour), End: e.now()}
+	if _, _, err := c.Bins(context.Background(), daqbuf.BinnedQuery{Channel: ch, Range: r, BinCount: 100}); !errors.Is(err, daqbuf.ErrChannelNotFound) {
+		t.Errorf("bins: %v, want ErrChannelNotFound", err)
+	}
+	if _, _, err := c.Events(context.Background(), daqbuf.EventsQuery{Channel: ch, Range: r}); !errors.Is(err, daqbuf.ErrChannelNotFound) {
+		t.Errorf("events: %v, want ErrChannelNotFound", err)
+	}
+	if s, _ := store.Stats(context.Background()); s.Entries != 0 || c.Stats().Errors != 2 {
+		t.Errorf("%d entries stored, %d errors counted", s.Entries, c.Stats().Errors)
+	}
+}
