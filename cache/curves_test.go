@@ -78,6 +78,7 @@ func TestMovingWindowFetchesLittle(t *testing.T) {
 		q.Range.End += int64(time.Minute)
 		got, st := mustBins(t, c, q)
 		n, total := e.upstream()
+		t.Logf("past window moved 60 s: %d requests over %s (%.1f%% of the window)", n, total, 100*float64(total)/float64(window))
 		if limit := window * 15 / 100; total > limit || n == 0 {
 			t.Errorf("moved past window: asked data-api for %s in %d requests, want > 0 and at most %s", total, n, limit)
 		}
@@ -101,6 +102,7 @@ func TestMovingWindowFetchesLittle(t *testing.T) {
 		plan, _ := planBins(q, 128, e.now(), time.Minute)
 		span := time.Duration(plan.Width * 128)
 		// New extent + the part that was not settled at the first request (settle, rounded out to a chunk).
+		t.Logf("live window 60 s later: %d requests over %s (chunk span %s)", n, total, span)
 		if limit := time.Minute + time.Minute + span; total > limit || n == 0 {
 			t.Errorf("live window: asked data-api for %s in %d requests, want > 0 and at most %s", total, n, limit)
 		}
