@@ -89,6 +89,9 @@ type Config struct {
 	// RedisURL is the Redis connection URL (REDIS_URL), as accepted by go-redis's ParseURL.
 	// Default "" = an in-process cache bounded by CacheMaxBytes.
 	RedisURL string
+	// RedisKeyPrefix is put in front of every key databoard writes to Redis (REDIS_KEY_PREFIX), so
+	// several deployments (or test runs) can share one Redis. Default "databoard:v1:".
+	RedisKeyPrefix string
 	// ListenAddr is the HTTP listen address, host:port (LISTEN_ADDR). Default ":8080".
 	ListenAddr string
 	// DataDir is the directory of the embedded dashboard store (DATA_DIR). Default "./data".
@@ -136,6 +139,7 @@ func Default() Config {
 		DataDir:                       "./data",
 		ChannelRefreshInterval:        time.Hour,
 		CacheMaxBytes:                 256 * MiB,
+		RedisKeyPrefix:                "databoard:v1:",
 		LogFormat:                     LogFormatAuto,
 		LogLevel:                      slog.LevelInfo,
 		DaqbufTimeout:                 30 * time.Second,

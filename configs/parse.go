@@ -219,6 +219,14 @@ func checkRedisURL(s string) error {
 	return nil
 }
 
+// checkKeyPrefix accepts a non-empty prefix without glob characters (flushes SCAN by prefix + "*").
+func checkKeyPrefix(s string) error {
+	if s == "" || strings.ContainsAny(s, "*?[]\\ ") || len(s) > 100 {
+		return fmt.Errorf("%q must be 1-100 characters without spaces or * ? [ ] \\", s)
+	}
+	return nil
+}
+
 // checkListenAddr accepts host:port with a numeric port; the host may be empty (all interfaces).
 func checkListenAddr(s string) error {
 	_, port, err := net.SplitHostPort(s)

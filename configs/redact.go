@@ -77,6 +77,7 @@ func (c Config) settings() []Setting {
 		{"DAQBUF_DEFAULT_URL", c.DaqbufDefaultURL},
 		{"MONGO_URI", c.MongoURI},
 		{"REDIS_URL", c.RedisURL},
+		{"REDIS_KEY_PREFIX", c.RedisKeyPrefix},
 		{"LISTEN_ADDR", c.ListenAddr},
 		{"DATA_DIR", c.DataDir},
 		{"CHANNEL_REFRESH_INTERVAL", c.ChannelRefreshInterval.String()},

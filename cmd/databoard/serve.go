@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -85,10 +86,16 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		return err
 	}
 
-	store, err := openStore(ctx, cfg, log, &cleanup)
+	dashboardStore, err := openStore(ctx, cfg, log, &cleanup)
 	if err != nil {
 		return err
 	}
+
+	store, err := openCacheStore(cfg, log, &cleanup)
+	if err != nil {
+		return err
+	}
+	curves := cache.NewCurves(client, store, cache.CurvesConfig{Logger: log.With(slog.String("component", "curves"))})
 
 	channels := cache.NewChannelList(client, cache.ChannelListConfig{RefreshInterval: cfg.ChannelRefreshInterval,
 		Logger: log.With(slog.String("component", "channels"))})
@@ -105,7 +112,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		MaintenanceToken:    cfg.MaintenanceToken,
 		SeparateMaintenance: cfg.MaintenanceListenAddr != "",
 		BodyLimit:           4*cfg.DashboardMaxSingleBytes + 1<<20,
-	}, server.Deps{Dashboards: store, Channels: channels, Curves: cache.Direct{Client: client}, Logger: log,
+	}, server.Deps{Dashboards: dashboardStore, Channels: channels, Curves: curves, Logger: log,
 		Metrics: newRegistry()})
 
 	errc := make(chan error, 2)
@@ -171,6 +178,27 @@ func listen(addr string, h http.Handler, log *slog.Logger, errc chan<- error) (*
 	}()
 	log.Info("listening", slog.String("addr", s.Addr))
 	return s, nil
+}
+
+// openCacheStore is Redis when REDIS_URL is set (shared by every instance), else an in-process store
+// bounded by CACHE_MAX_BYTES.
+func openCacheStore(cfg configs.Config, log *slog.Logger, cleanup *closers) (cache.Store, error) {
+	if cfg.RedisURL == "" {
+		log.Info("cache: in process", slog.Int64("max_bytes", cfg.CacheMaxBytes))
+		return cache.NewMemory(cache.MemoryConfig{MaxBytes: cfg.CacheMaxBytes}), nil
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	// The store's short per-call deadlines only reach the socket with ContextTimeoutEnabled; retries
+	// would multiply them, and the store's circuit breaker is the retry policy.
+	opts.ContextTimeoutEnabled = true
+	opts.MaxRetries = -1
+	client := redis.NewClient(opts)
+	cleanup.add(func(context.Context) { _ = client.Close() })
+	log.Info("cache: Redis", slog.String("addr", opts.Addr), slog.Int("db", opts.DB))
+	return cache.NewRedis(client, cache.RedisConfig{Prefix: cfg.RedisKeyPrefix}), nil
 }
 
 // startSimulator serves the data-api simulator on a loopback port for -demo.

@@ -11,14 +11,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/databoard/databoard/cache/redistest"
 	"github.com/databoard/databoard/configs"
 )
 
 // TestServeDemo runs the whole binary's wiring in demo mode (simulator in-process, embedded store in a
 // temporary directory), answers real requests, and shuts down cleanly on cancel.
 func TestServeDemo(t *testing.T) {
+	for _, tc := range []struct{ name, redisURL string }{{"in-process cache", ""}, {"redis cache", redistest.URL()}} {
+		t.Run(tc.name, func(t *testing.T) { testServeDemo(t, tc.redisURL) })
+	}
+}
+
+func testServeDemo(t *testing.T, redisURL string) {
+	prefix := "databoard:v1:"
+	if redisURL != "" {
+		prefix = redistest.Prefix(t) // a fresh key space, deleted afterwards; fails with how-to-start without Redis
+	}
 	cfg, err := configs.Load(func(name string) string {
-		return map[string]string{"DEMO": "true", "LISTEN_ADDR": "127.0.0.1:0", "DATA_DIR": t.TempDir()}[name]
+		return map[string]string{"DEMO": "true", "LISTEN_ADDR": "127.0.0.1:0", "DATA_DIR": t.TempDir(),
+			"REDIS_URL": redisURL, "REDIS_KEY_PREFIX": prefix}[name]
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +51,7 @@ func TestServeDemo(t *testing.T) {
 		t.Fatal("serve did not start within 60s")
 	}
 
+	var lastHeader http.Header
 	get := func(path string) (int, string) {
 		t.Helper()
 		res, err := http.Get(base + path)
@@ -47,6 +60,7 @@ func TestServeDemo(t *testing.T) {
 		}
 		defer res.Body.Close()
 		b, _ := io.ReadAll(res.Body)
+		lastHeader = res.Header
 		return res.StatusCode, string(b)
 	}
 	if code, body := get("/health"); code != 200 || body != `{"message":"Alive and Well!"}` {
@@ -60,6 +74,17 @@ func TestServeDemo(t *testing.T) {
 	path := "/channels/curve?channel_name=SIM-F64:SINE&begin_time=" + itoa(now-600_000) + "&end_time=" + itoa(now) + "&num_bins=10"
 	if code, body := get(path); code != 200 || !strings.Contains(body, `"SIM-F64:SINE_meta"`) {
 		t.Errorf("curve = %d %.300s", code, body)
+	}
+	// A window well in the past, asked twice: the second answer comes from the curve cache, identical.
+	past := now - 3*86_400_000
+	path = "/channels/curve?channel_name=SIM-F64:RAMP&begin_time=" + itoa(past-3_600_000) + "&end_time=" + itoa(past) + "&num_bins=100"
+	_, first := get(path)
+	if got := lastHeader.Get("X-Cache"); got != "miss" {
+		t.Errorf("first X-Cache = %q, want miss", got)
+	}
+	_, second := get(path)
+	if got := lastHeader.Get("X-Cache"); got != "hit" || second != first {
+		t.Errorf("second X-Cache = %q (want hit), identical body %v", got, second == first)
 	}
 	res, err := http.Post(base+"/dashboard/", "application/json", strings.NewReader(`{"dashboard":{"widgets":[]}}`))
 	if err != nil {
