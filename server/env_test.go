@@ -44,6 +44,8 @@ type envSettings struct {
 	logger *slog.Logger
 	// metrics, when set, is the server's Prometheus registry (served at /metrics).
 	metrics *prometheus.Registry
+	// curves, when set, builds the curve source (default: cache.Direct, no cache).
+	curves func(*daqbuf.Client) CurveSource
 }
 
 type envOption func(*envSettings)
@@ -59,6 +61,11 @@ func withLogger(l *slog.Logger) envOption { return func(s *envSettings) { s.logg
 
 // withMetrics gives the server a Prometheus registry.
 func withMetrics(reg *prometheus.Registry) envOption { return func(s *envSettings) { s.metrics = reg } }
+
+// withCurves replaces the uncached curve source, e.g. by the chunked cache.
+func withCurves(f func(*daqbuf.Client) CurveSource) envOption {
+	return func(s *envSettings) { s.curves = f }
+}
 
 // withEmptyChannelList starts with a channel list that has not loaded yet.
 func withEmptyChannelList() envOption { return func(s *envSettings) { s.skipListLoad = true } }
@@ -114,7 +121,11 @@ func (e *testEnv) start(t *testing.T, set envSettings) {
 		defer cancel()
 		_ = store.Close(ctx)
 	})
-	e.srv = New(set.server, Deps{Dashboards: e.store, Channels: e.channels, Curves: cache.Direct{Client: e.client},
+	var curves CurveSource = cache.Direct{Client: e.client}
+	if set.curves != nil {
+		curves = set.curves(e.client)
+	}
+	e.srv = New(set.server, Deps{Dashboards: e.store, Channels: e.channels, Curves: curves,
 		Logger: set.logger, Metrics: set.metrics})
 	hs := httptest.NewServer(e.srv.Handler())
 	t.Cleanup(hs.Close)

@@ -1,0 +1,111 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/cache/redistest"
+	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/sim"
+)
+
+// cachedEnv is a server whose curves go through the chunked cache on the suite's Redis (a fresh key
+// prefix per test).
+func cachedEnv(t *testing.T, cfg cache.CurvesConfig) *testEnv {
+	t.Helper()
+	store := cache.NewRedis(redistest.Client(t), cache.RedisConfig{Prefix: redistest.Prefix(t)})
+	return newTestEnv(t, withCurves(func(c *daqbuf.Client) CurveSource { return cache.NewCurves(c, store, cfg) }))
+}
+
+func binnedPath(name string, beg, end time.Time, bins int) string {
+	return curvePath(name, "sf-databuffer", beg.UnixMilli(), end.UnixMilli(), "num_bins", strconv.Itoa(bins))
+}
+
+func dataRequests(s *sim.Sim) int {
+	n := 0
+	for _, r := range s.Requests() {
+		if r.Path == "/api/4/binned" || r.Path == "/api/4/events" {
+			n++
+		}
+	}
+	return n
+}
+
+// Issue 4: the same curve request twice — the second makes zero data-api calls and returns a
+// byte-identical body, flagged as a hit.
+func TestCacheSecondRequestIsFreeAndIdentical(t *testing.T) {
+	e := cachedEnv(t, cache.CurvesConfig{})
+	end := time.Now().Add(-48 * time.Hour)
+	for _, tc := range []struct {
+		name string
+		path string
+	}{
+		{"binned 1920 bins", binnedPath("SIM-F64:SINE", end.Add(-10*time.Minute), end, 1920)},
+		{"raw pulsed", binnedPath("SIM-PULSED:BPM", end.Add(-2*time.Second), end, 0)},
+		{"raw when sparse", curvePath("SIM-SPARSE:TEMP", "sf-databuffer", end.Add(-6*time.Hour).UnixMilli(), end.UnixMilli(),
+			"num_bins", "500", "useEventsIfBinCountTooLarge", "true")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			first := e.do(t, http.MethodGet, tc.path, "")
+			if first.status != http.StatusOK || first.header.Get("X-Cache") != "miss" {
+				t.Fatalf("first: %d X-Cache=%q %s", first.status, first.header.Get("X-Cache"), truncate(string(first.body), 200))
+			}
+			e.sim.ResetRequests()
+			second := e.do(t, http.MethodGet, tc.path, "")
+			if n := dataRequests(e.sim); n != 0 {
+				t.Errorf("second request made %d data-api calls, want 0", n)
+			}
+			if second.header.Get("X-Cache") != "hit" {
+				t.Errorf("second X-Cache = %q, want hit", second.header.Get("X-Cache"))
+			}
+			if string(second.body) != string(first.body) {
+				t.Errorf("second body differs from the first")
+			}
+		})
+	}
+}
+
+// Issue 4: the cached answer is exactly the uncached one.
+func TestCacheAnswerEqualsUncached(t *testing.T) {
+	cached := cachedEnv(t, cache.CurvesConfig{})
+	direct := newTestEnv(t)
+	end := time.Now().Add(-30 * time.Hour)
+	for _, path := range []string{
+		binnedPath("SIM-F64:NOISE", end.Add(-3*time.Hour), end, 1000),
+		binnedPath("SIM-ENUM:MODE", end.Add(-time.Hour), end, 0),
+		binnedPath("SIM-WAVE:SPECTRUM", end.Add(-5*time.Second), end, 0),
+	} {
+		cached.do(t, http.MethodGet, path, "") // warm
+		got := cached.do(t, http.MethodGet, path, "")
+		want := direct.do(t, http.MethodGet, path, "")
+		if got.status != want.status || string(got.body) != string(want.body) {
+			t.Errorf("%s: cached %d (%d bytes) differs from uncached %d (%d bytes)", path, got.status, len(got.body), want.status, len(want.body))
+		}
+	}
+}
+
+// Issue 4: data-api down with a warm cache — answers served and flagged stale; a cold window fails
+// with the contract's error.
+func TestCacheStaleIfError(t *testing.T) {
+	// TailTTL of a nanosecond: the tail chunks are stale at once, so the next request must refetch them.
+	e := cachedEnv(t, cache.CurvesConfig{TailTTL: time.Nanosecond})
+	now := time.Now()
+	warm := binnedPath("SIM-F64:SINE", now.Add(-10*time.Minute), now, 200)
+	if r := e.do(t, http.MethodGet, warm, ""); r.status != http.StatusOK {
+		t.Fatalf("warm-up: %d", r.status)
+	}
+	e.sim.SetFault(sim.Fault{Status: http.StatusInternalServerError, Message: "storage node down"})
+	defer e.sim.ClearFault()
+	r := e.do(t, http.MethodGet, warm, "")
+	if r.status != http.StatusOK || r.header.Get("X-Cache") != "stale" {
+		t.Errorf("warm window with data-api down: %d X-Cache=%q %s", r.status, r.header.Get("X-Cache"), truncate(string(r.body), 200))
+	}
+	cold := binnedPath("SIM-F64:RAMP", now.Add(-72*time.Hour), now.Add(-71*time.Hour), 100)
+	r = e.do(t, http.MethodGet, cold, "")
+	if r.status != http.StatusInternalServerError || string(r.body) != `{"detail":"Error fetching data from backend"}` {
+		t.Errorf("cold window with data-api down: %d %s", r.status, r.body)
+	}
+}
