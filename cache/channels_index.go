@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"math/bits"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,6 +29,9 @@ type channelIndex struct {
 	// ranges maps a backend to its [lo, hi) slice of list when each backend's channels are
 	// contiguous (the refreshed list is sorted by backend); nil otherwise.
 	ranges map[string][2]int32
+	// freq counts each byte of folded: the literal prefilter looks for a literal's rarest byte
+	// (every name starts with "S"? then "s" is a poor byte to look for).
+	freq [256]int32
 }
 
 // newChannelIndex indexes chs, which it keeps (the caller must not modify them afterwards).
@@ -57,6 +62,9 @@ func newChannelIndex(chs []daqbuf.Channel) *channelIndex {
 		folded = append(folded, nameSep)
 	}
 	x.starts[len(chs)] = int32(len(folded))
+	for _, c := range folded {
+		x.freq[c]++
+	}
 	x.folded = string(folded)
 	return x
 }
@@ -150,38 +158,54 @@ func (x *channelIndex) search(dst []daqbuf.Channel, m *nameMatcher, backend stri
 	if lo >= hi {
 		return dst
 	}
-	if len(m.lits) == 0 {
-		return x.scan(dst, m, backend, lo, hi)
-	}
-	if len(m.lits) == 1 {
+	var hits []int32
+	switch {
+	case m.all:
+		for i := lo; i < hi; i++ {
+			if backend == "" || x.list[i].Backend == backend {
+				hits = append(hits, int32(i))
+			}
+		}
+	case len(m.lits) == 0:
+		// The full scan: RE2 on every name of the span.
+		for i := lo; i < hi; i++ {
+			if ch := &x.list[i]; (backend == "" || ch.Backend == backend) && m.re.MatchString(ch.Name) {
+				hits = append(hits, int32(i))
+			}
+		}
+	case len(m.lits) == 1:
 		x.candidates(m.lits[0], lo, hi, func(i int) {
-			if ch := &x.list[i]; x.accept(m, ch, backend, i) {
-				dst = append(dst, *ch)
+			if x.accept(m, backend, i) {
+				hits = append(hits, int32(i))
 			}
 		})
-		return dst
-	}
-	// Several alternatives: collect the candidates of each, then verify them in list order.
-	var cand []int32
-	for _, lit := range m.lits {
-		x.candidates(lit, lo, hi, func(i int) { cand = append(cand, int32(i)) })
-	}
-	sort.Slice(cand, func(a, b int) bool { return cand[a] < cand[b] })
-	last := int32(-1)
-	for _, i := range cand {
-		if i == last {
-			continue
+	default:
+		// Several literals: mark the candidates of each, then decide them in list order.
+		marks := make([]uint64, (hi-lo+63)/64)
+		for _, lit := range m.lits {
+			x.candidates(lit, lo, hi, func(i int) { marks[(i-lo)/64] |= 1 << ((i - lo) % 64) })
 		}
-		last = i
-		if ch := &x.list[i]; x.accept(m, ch, backend, int(i)) {
-			dst = append(dst, *ch)
+		for w, word := range marks {
+			for word != 0 {
+				i := lo + w*64 + bits.TrailingZeros64(word)
+				word &= word - 1
+				if x.accept(m, backend, i) {
+					hits = append(hits, int32(i))
+				}
+			}
 		}
+	}
+	// One allocation of the exact size: results can be tens of thousands of channels.
+	dst = slices.Grow(dst, len(hits))
+	for _, i := range hits {
+		dst = append(dst, x.list[i])
 	}
 	return dst
 }
 
 // accept decides candidate i.
-func (x *channelIndex) accept(m *nameMatcher, ch *daqbuf.Channel, backend string, i int) bool {
+func (x *channelIndex) accept(m *nameMatcher, backend string, i int) bool {
+	ch := &x.list[i]
 	if backend != "" && ch.Backend != backend {
 		return false
 	}
@@ -192,33 +216,46 @@ func (x *channelIndex) accept(m *nameMatcher, ch *daqbuf.Channel, backend string
 }
 
 // candidates calls fn, in ascending order and at most once each, with every i in [lo, hi) whose
-// folded name contains lit (and possibly a few more when lit holds nameSep).
+// folded name contains lit.
 func (x *channelIndex) candidates(lit string, lo, hi int, fn func(i int)) {
 	text := x.folded[x.starts[lo]:x.starts[hi]]
 	base := int(x.starts[lo])
+	rare := 0
+	for k := 1; k < len(lit); k++ {
+		if x.freq[lit[k]] < x.freq[lit[rare]] {
+			rare = k
+		}
+	}
+	next := lo // names before next are done
 	for pos := 0; pos < len(text); {
-		j := strings.Index(text[pos:], lit)
+		j := indexAround(text[pos:], lit, rare)
 		if j < 0 {
 			return
 		}
 		at := int32(base + pos + j)
-		// The name holding offset at: the last start <= at.
-		i := lo + sort.Search(hi-lo, func(k int) bool { return x.starts[lo+k] > at }) - 1
+		// The name holding offset at: the last start <= at (searching only names not yet done).
+		i := next + sort.Search(hi-next, func(k int) bool { return x.starts[next+k] > at }) - 1
 		fn(i)
-		pos = int(x.starts[i+1]) - base
+		next = i + 1
+		pos = int(x.starts[next]) - base
 	}
 }
 
-// scan is the full scan: the regexp on every name of [lo, hi).
-func (x *channelIndex) scan(dst []daqbuf.Channel, m *nameMatcher, backend string, lo, hi int) []daqbuf.Channel {
-	for i := lo; i < hi; i++ {
-		ch := &x.list[i]
-		if backend != "" && ch.Backend != backend {
-			continue
+// indexAround is strings.Index(text, lit) driven by lit's byte at rare: IndexByte (vectorised)
+// skips to the next occurrence of that byte, then the literal is compared around it. With a rare
+// byte this is several times faster than strings.Index, which keys on the literal's first byte.
+func indexAround(text, lit string, rare int) int {
+	b := lit[rare]
+	for off := rare; off < len(text); {
+		j := strings.IndexByte(text[off:], b)
+		if j < 0 {
+			return -1
 		}
-		if m.re.MatchString(ch.Name) {
-			dst = append(dst, *ch)
+		p := off + j - rare
+		if p+len(lit) <= len(text) && text[p:p+len(lit)] == lit {
+			return p
 		}
+		off += j + 1
 	}
-	return dst
+	return -1
 }

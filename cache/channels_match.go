@@ -30,14 +30,17 @@ const (
 	litPrefix                      // ^literal
 	litSuffix                      // literal$
 	litEqual                       // ^literal$
+	litAnyOf                       // literal|literal|...: containing one of them is matching
 )
 
 // nameMatcher is one compiled search pattern.
 type nameMatcher struct {
 	re *regexp.Regexp // "(?i)" + pattern: the definition of a match
+	// all: the pattern matches every name (".*", "", "x*"): no test at all.
+	all bool
 	// lits are folded strings of which every match contains at least one; empty: full scan.
 	lits []string
-	mode literalMode // only with a single literal
+	mode literalMode
 }
 
 // compileMatcher compiles a search pattern; the error is RE2's.
@@ -53,6 +56,12 @@ func compileMatcher(pattern string) (*nameMatcher, error) {
 		return m, nil // unreachable after Compile succeeded; the full scan is still right
 	}
 	tree = tree.Simplify()
+	if re.MatchString("") && !hasAssertion(tree) {
+		// Without assertions a match does not depend on its context: the empty match at the
+		// start of any name is a match.
+		m.all = true
+		return m, nil
+	}
 	f := literalFactsOf(tree)
 	switch {
 	case f.exact && f.str != "":
@@ -60,14 +69,32 @@ func compileMatcher(pattern string) (*nameMatcher, error) {
 	case !f.exact:
 		m.lits = f.any
 	}
-	if lit, mode := literalShape(tree); mode != litVerify && !strings.ContainsRune(lit, nameSep) {
-		m.lits, m.mode = []string{lit}, mode
+	if lits, mode := literalShape(tree); mode != litVerify {
+		m.lits, m.mode = lits, mode
 	}
 	return m, nil
 }
 
+// hasAssertion reports whether re contains an empty-width assertion (^, $, \b, \B).
+func hasAssertion(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return true
+	}
+	for _, sub := range re.Sub {
+		if hasAssertion(sub) {
+			return true
+		}
+	}
+	return false
+}
+
 // String describes the plan, for tests and logs.
 func (m *nameMatcher) String() string {
+	if m.all {
+		return "all"
+	}
 	if len(m.lits) == 0 {
 		return "scan"
 	}
@@ -78,6 +105,13 @@ func (m *nameMatcher) String() string {
 func (m *nameMatcher) matchFolded(folded string) bool {
 	lit := m.lits[0]
 	switch m.mode {
+	case litAnyOf:
+		for _, l := range m.lits {
+			if strings.Contains(folded, l) {
+				return true
+			}
+		}
+		return false
 	case litContains:
 		return strings.Contains(folded, lit)
 	case litPrefix:
@@ -188,9 +222,22 @@ func setStrength(set []string) int {
 }
 
 // literalShape recognises patterns that are one case-insensitive literal, optionally anchored at
-// the start and/or end of the name, for which the folded comparison is the exact answer.
-func literalShape(re *syntax.Regexp) (string, literalMode) {
+// the start and/or end of the name, or an unanchored alternation of such literals, for which the
+// folded comparison is the exact answer.
+func literalShape(re *syntax.Regexp) ([]string, literalMode) {
 	re = uncapture(re)
+	if re.Op == syntax.OpAlternate {
+		lits := make([]string, 0, len(re.Sub))
+		for _, sub := range re.Sub {
+			lit, ok := exactLiteral(sub)
+			if !ok {
+				return nil, litVerify
+			}
+			lits = append(lits, lit)
+		}
+		slices.Sort(lits)
+		return slices.Compact(lits), litAnyOf
+	}
 	var subs []*syntax.Regexp
 	if re.Op == syntax.OpConcat {
 		subs = re.Sub
@@ -206,22 +253,36 @@ func literalShape(re *syntax.Regexp) (string, literalMode) {
 		subs = subs[:len(subs)-1]
 	}
 	if len(subs) != 1 {
-		return "", litVerify
+		return nil, litVerify
 	}
-	lit := uncapture(subs[0])
-	if lit.Op != syntax.OpLiteral || !foldsExactly(lit) {
-		return "", litVerify
+	s, ok := exactLiteral(subs[0])
+	if !ok {
+		return nil, litVerify
 	}
-	s := foldRunes(lit.Rune)
+	lits := []string{s}
 	switch {
 	case begin && end:
-		return s, litEqual
+		return lits, litEqual
 	case begin:
-		return s, litPrefix
+		return lits, litPrefix
 	case end:
-		return s, litSuffix
+		return lits, litSuffix
 	}
-	return s, litContains
+	return lits, litContains
+}
+
+// exactLiteral returns the folded text of a case-insensitive literal (see foldsExactly) that does
+// not contain nameSep (a literal holding it could match across two joined names).
+func exactLiteral(re *syntax.Regexp) (string, bool) {
+	re = uncapture(re)
+	if re.Op != syntax.OpLiteral || !foldsExactly(re) {
+		return "", false
+	}
+	s := foldRunes(re.Rune)
+	if strings.ContainsRune(s, nameSep) {
+		return "", false
+	}
+	return s, true
 }
 
 func uncapture(re *syntax.Regexp) *syntax.Regexp {
