@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"cmp"
 	"math/bits"
 	"slices"
 	"sort"
@@ -9,19 +10,22 @@ import (
 	"github.com/databoard/databoard/daqbuf"
 )
 
-type nameKey struct{ backend, name string }
-
-type seriesKey struct {
-	backend string
-	id      uint64
+// seriesEntry is one row of the series-id index.
+type seriesEntry struct {
+	id  uint64
+	idx int32
 }
 
 // channelIndex is an immutable, searchable set of channels: built once per list (or per change of
 // the small additions set) and then only read, so searches need no lock.
 type channelIndex struct {
-	list     []daqbuf.Channel
-	byName   map[nameKey]int32 // first channel of that name
-	bySeries map[seriesKey]int32
+	// list is sorted by backend, then name, when sorted is set (the refreshed list), so that
+	// names are found by binary search; the additions, in arrival order, are scanned (few).
+	// Neither index holds a pointer: 100 000 channels add nothing for the GC to mark.
+	list   []daqbuf.Channel
+	sorted bool
+	// series holds (series id, index) sorted by id, then index.
+	series []seriesEntry
 	// folded holds every name case-folded (foldRune), each followed by nameSep; name i is
 	// folded[starts[i] : starts[i+1]-1].
 	folded string
@@ -37,11 +41,10 @@ type channelIndex struct {
 // newChannelIndex indexes chs, which it keeps (the caller must not modify them afterwards).
 func newChannelIndex(chs []daqbuf.Channel) *channelIndex {
 	x := &channelIndex{
-		list:     chs,
-		byName:   make(map[nameKey]int32, len(chs)),
-		bySeries: make(map[seriesKey]int32, len(chs)),
-		starts:   make([]int32, len(chs)+1),
-		ranges:   backendRanges(chs),
+		list:   chs,
+		sorted: slices.IsSortedFunc(chs, compareChannels),
+		starts: make([]int32, len(chs)+1),
+		ranges: backendRanges(chs),
 	}
 	size := 0
 	for i := range chs {
@@ -50,12 +53,8 @@ func newChannelIndex(chs []daqbuf.Channel) *channelIndex {
 	folded := make([]byte, 0, size+size/8)
 	for i := range chs {
 		ch := &chs[i]
-		k := nameKey{ch.Backend, ch.Name}
-		if _, dup := x.byName[k]; !dup {
-			x.byName[k] = int32(i)
-		}
 		if ch.SeriesID != 0 {
-			x.bySeries[seriesKey{ch.Backend, ch.SeriesID}] = int32(i)
+			x.series = append(x.series, seriesEntry{ch.SeriesID, int32(i)})
 		}
 		x.starts[i] = int32(len(folded))
 		folded = appendFolded(folded, ch.Name)
@@ -66,7 +65,21 @@ func newChannelIndex(chs []daqbuf.Channel) *channelIndex {
 		x.freq[c]++
 	}
 	x.folded = string(folded)
+	slices.SortFunc(x.series, func(a, b seriesEntry) int {
+		if a.id != b.id {
+			return cmp.Compare(a.id, b.id)
+		}
+		return cmp.Compare(a.idx, b.idx)
+	})
 	return x
+}
+
+// compareChannels is the list's order: backend, then name.
+func compareChannels(a, b daqbuf.Channel) int {
+	if c := strings.Compare(a.Backend, b.Backend); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Name, b.Name)
 }
 
 // backendRanges returns each backend's [lo, hi) in chs, or nil when some backend's channels are
@@ -100,37 +113,64 @@ func (x *channelIndex) has(ch *daqbuf.Channel) bool {
 	if x == nil {
 		return false
 	}
-	i, ok := x.byName[nameKey{ch.Backend, ch.Name}]
-	if ok && x.list[i].SeriesID == ch.SeriesID {
-		return true
-	}
-	if ch.SeriesID == 0 {
-		return false
-	}
-	j, ok := x.bySeries[seriesKey{ch.Backend, ch.SeriesID}]
-	return ok && x.list[j].Name == ch.Name
+	found := false
+	x.eachNamed(ch.Backend, ch.Name, func(i int) bool {
+		found = x.list[i].SeriesID == ch.SeriesID
+		return !found
+	})
+	return found
 }
 
+// eachNamed calls fn with the index of every channel named name in backend, in list order, until
+// fn returns false.
+func (x *channelIndex) eachNamed(backend, name string, fn func(i int) bool) {
+	if !x.sorted {
+		for i := range x.list {
+			if ch := &x.list[i]; ch.Name == name && ch.Backend == backend && !fn(i) {
+				return
+			}
+		}
+		return
+	}
+	key := daqbuf.Channel{Backend: backend, Name: name}
+	i, _ := slices.BinarySearchFunc(x.list, key, compareChannels)
+	for ; i < len(x.list) && x.list[i].Name == name && x.list[i].Backend == backend; i++ {
+		if !fn(i) {
+			return
+		}
+	}
+}
+
+// lookup returns the first channel named name in backend.
 func (x *channelIndex) lookup(backend, name string) (daqbuf.Channel, bool) {
 	if x == nil {
 		return daqbuf.Channel{}, false
 	}
-	i, ok := x.byName[nameKey{backend, name}]
-	if !ok {
+	at := -1
+	x.eachNamed(backend, name, func(i int) bool { at = i; return false })
+	if at < 0 {
 		return daqbuf.Channel{}, false
 	}
-	return x.list[i], true
+	return x.list[at], true
 }
 
+// lookupSeries returns the last channel of backend with series id (the last, as a map filled in
+// list order would).
 func (x *channelIndex) lookupSeries(backend string, id uint64) (daqbuf.Channel, bool) {
-	if x == nil {
+	if x == nil || id == 0 {
 		return daqbuf.Channel{}, false
 	}
-	i, ok := x.bySeries[seriesKey{backend, id}]
-	if !ok {
+	i, _ := slices.BinarySearchFunc(x.series, id, func(e seriesEntry, id uint64) int { return cmp.Compare(e.id, id) })
+	at := -1
+	for ; i < len(x.series) && x.series[i].id == id; i++ {
+		if x.list[x.series[i].idx].Backend == backend {
+			at = int(x.series[i].idx)
+		}
+	}
+	if at < 0 {
 		return daqbuf.Channel{}, false
 	}
-	return x.list[i], true
+	return x.list[at], true
 }
 
 // span is the [lo, hi) part of the list that can hold channels of backend ("" = all).

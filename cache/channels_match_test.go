@@ -198,3 +198,52 @@ func FuzzFastSearch(f *testing.F) {
 		}
 	})
 }
+
+// TestChannelIndexLookups: name and series lookups agree on sorted (binary search) and unsorted
+// (scanned) lists, duplicates included.
+func TestChannelIndexLookups(t *testing.T) {
+	chs := []daqbuf.Channel{
+		{Backend: "a", Name: "N1", SeriesID: 10}, {Backend: "a", Name: "N2", SeriesID: 20},
+		{Backend: "a", Name: "N2", SeriesID: 21}, {Backend: "b", Name: "N1", SeriesID: 10},
+		{Backend: "b", Name: "N3", SeriesID: 0},
+	}
+	reversed := slices.Clone(chs)
+	slices.Reverse(reversed)
+	for _, tc := range []struct {
+		name   string
+		chs    []daqbuf.Channel
+		sorted bool
+	}{{"sorted", chs, true}, {"unsorted", reversed, false}} {
+		x := newChannelIndex(tc.chs)
+		if x.sorted != tc.sorted {
+			t.Fatalf("%s: sorted = %v", tc.name, x.sorted)
+		}
+		for _, q := range []struct {
+			backend, name string
+			ok            bool
+		}{{"a", "N1", true}, {"b", "N1", true}, {"a", "N2", true}, {"b", "N3", true}, {"a", "N3", false}, {"c", "N1", false}} {
+			got, ok := x.lookup(q.backend, q.name)
+			if ok != q.ok || (ok && (got.Backend != q.backend || got.Name != q.name)) {
+				t.Errorf("%s: lookup %s/%s = %+v %v", tc.name, q.backend, q.name, got, ok)
+			}
+		}
+		for _, q := range []struct {
+			backend string
+			id      uint64
+			name    string
+		}{{"a", 10, "N1"}, {"b", 10, "N1"}, {"a", 21, "N2"}, {"b", 20, ""}, {"b", 0, ""}} {
+			got, ok := x.lookupSeries(q.backend, q.id)
+			if ok != (q.name != "") || got.Name != q.name {
+				t.Errorf("%s: series %s/%d = %+v %v, want %q", tc.name, q.backend, q.id, got, ok, q.name)
+			}
+		}
+		for _, ch := range tc.chs {
+			if !x.has(&ch) {
+				t.Errorf("%s: has(%+v) = false", tc.name, ch)
+			}
+		}
+		if x.has(&daqbuf.Channel{Backend: "a", Name: "N2", SeriesID: 22}) {
+			t.Errorf("%s: has a series it does not hold", tc.name)
+		}
+	}
+}

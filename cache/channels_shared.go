@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -281,6 +282,8 @@ func mergeExtras(base, extra *channelIndex, adds []daqbuf.Channel) *channelIndex
 	if len(out) == len(have) {
 		return extra
 	}
+	// Sorted like the list, so that names are found by binary search.
+	slices.SortStableFunc(out, compareChannels)
 	return newChannelIndex(out)
 }
 
