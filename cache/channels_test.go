@@ -380,3 +380,29 @@ func TestChannelListLiveFallback(t *testing.T) {
 func sameChannel(a, b daqbuf.Channel) bool {
 	return a.Backend == b.Backend && a.Name == b.Name && a.SeriesID == b.SeriesID
 }
+
+// TestChannelListWaitsForLeaseHolder: an instance without a list whose lease is held elsewhere
+// neither fetches nor spins: it polls at PollInterval.
+func TestChannelListWaitsForLeaseHolder(t *testing.T) {
+	e := newChannelEnv(t, 0)
+	stores := sharedRedis(t, 2)
+	if ok, err := stores[1].Lock(ctxT(t), leaseKey, time.Minute); !ok || err != nil {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
+	poll := 250 * time.Millisecond
+	l := e.list(t, ChannelListConfig{Store: stores[0], PollInterval: poll})
+	for range 3 {
+		if wait := l.tick(ctxT(t)); wait != poll {
+			t.Errorf("wait after a tick without the lease: %v, want %v", wait, poll)
+		}
+	}
+	if n := len(e.searches()); n != 0 {
+		t.Errorf("data-api searches without the lease: %d", n)
+	}
+	if err := stores[1].Unlock(ctxT(t), leaseKey); err != nil {
+		t.Fatal(err)
+	}
+	if wait := l.tick(ctxT(t)); wait != poll || l.Stats().Refreshes != 1 {
+		t.Errorf("after the lease was freed: wait %v, %d refreshes; want %v, 1", wait, l.Stats().Refreshes, poll)
+	}
+}
