@@ -34,7 +34,8 @@ type ChannelListConfig struct {
 	// (one small read). Only with Store. Default 10 s.
 	PollInterval time.Duration
 	// SearchTTL is how long a live data-api search answer is reused (the frontend repeats `^name$`
-	// searches for every plot of every dashboard load). Default 30 s.
+	// searches for every plot of every dashboard load). Default 30 s; negative: not cached (every
+	// live search reaches data-api; concurrent identical ones still share one call).
 	SearchTTL time.Duration
 	// MaxAdditions bounds the channels live searches add to the shared list between two refreshes
 	// (beyond it they are kept in process only). Default 10 000.
@@ -145,7 +146,7 @@ func NewChannelList(client *daqbuf.Client, cfg ChannelListConfig) *ChannelList {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 10 * time.Second
 	}
-	if cfg.SearchTTL <= 0 {
+	if cfg.SearchTTL == 0 {
 		cfg.SearchTTL = 30 * time.Second
 	}
 	if cfg.MaxAdditions <= 0 {

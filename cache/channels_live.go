@@ -58,6 +58,9 @@ func (l *ChannelList) liveSearch(ctx context.Context, pattern, backend string) (
 
 // cachedSearch returns a cached live-search answer.
 func (l *ChannelList) cachedSearch(ctx context.Context, key string) ([]daqbuf.Channel, bool) {
+	if l.cfg.SearchTTL < 0 {
+		return nil, false
+	}
 	keys := []string{key}
 	vals, _ := l.local.GetMany(ctx, keys) // Memory never fails
 	if vals[0] == nil && l.shared != nil {
@@ -81,6 +84,9 @@ func (l *ChannelList) cachedSearch(ctx context.Context, key string) ([]daqbuf.Ch
 // storeSearch caches a live-search answer here and in the shared store. Other instances' local
 // copies are not written: they read the shared one, so FlushSearches reaches them at once.
 func (l *ChannelList) storeSearch(ctx context.Context, key string, chs []daqbuf.Channel) {
+	if l.cfg.SearchTTL < 0 {
+		return
+	}
 	val := encodeChannelSet(channelSet{Channels: chs})
 	_ = l.local.Set(ctx, key, val, l.cfg.SearchTTL)
 	if l.shared != nil {

@@ -406,3 +406,17 @@ func TestChannelListWaitsForLeaseHolder(t *testing.T) {
 		t.Errorf("after the lease was freed: wait %v, %d refreshes; want %v, 1", wait, l.Stats().Refreshes, poll)
 	}
 }
+
+// TestChannelListSearchCacheDisabled: a negative SearchTTL sends every live search to data-api.
+func TestChannelListSearchCacheDisabled(t *testing.T) {
+	e := newChannelEnv(t, 0)
+	l := e.list(t, ChannelListConfig{SearchTTL: -1})
+	for range 3 {
+		if _, err := l.Search(ctxT(t), "BIG", "", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.count("BIG"); n != 3 {
+		t.Errorf("data-api searches: %d, want 3", n)
+	}
+}
