@@ -1,14 +1,15 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/databoard/databoard/cache"
 	"github.com/databoard/databoard/cache/redistest"
-	"github.com/databoard/databoard/daqbuf"
 	"github.com/databoard/databoard/daqbuf/sim"
 )
 
@@ -17,7 +18,7 @@ import (
 func cachedEnv(t *testing.T, cfg cache.CurvesConfig) *testEnv {
 	t.Helper()
 	store := cache.NewRedis(redistest.Client(t), cache.RedisConfig{Prefix: redistest.Prefix(t)})
-	return newTestEnv(t, withCurves(func(c *daqbuf.Client) CurveSource { return cache.NewCurves(c, store, cfg) }))
+	return newTestEnv(t, withCache(store, cfg))
 }
 
 func binnedPath(name string, beg, end time.Time, bins int) string {
@@ -107,5 +108,95 @@ func TestCacheStaleIfError(t *testing.T) {
 	r = e.do(t, http.MethodGet, cold, "")
 	if r.status != http.StatusInternalServerError || string(r.body) != `{"detail":"Error fetching data from backend"}` {
 		t.Errorf("cold window with data-api down: %d %s", r.status, r.body)
+	}
+}
+
+// Issue 4: the maintenance flush routes empty what they say, and the next request refills it.
+func TestCacheMaintenanceRoutes(t *testing.T) {
+	e := cachedEnv(t, cache.CurvesConfig{})
+	end := time.Now().Add(-50 * time.Hour)
+	sine := binnedPath("SIM-F64:SINE", end.Add(-time.Hour), end, 100)
+	ramp := binnedPath("SIM-F64:RAMP", end.Add(-time.Hour), end, 100)
+	warm := func() {
+		t.Helper()
+		for _, p := range []string{sine, ramp} {
+			if r := e.do(t, http.MethodGet, p, ""); r.status != http.StatusOK {
+				t.Fatalf("%s: %d", p, r.status)
+			}
+		}
+	}
+	xcache := func(p string) string { return e.do(t, http.MethodGet, p, "").header.Get("X-Cache") }
+	warm()
+
+	r := e.do(t, http.MethodGet, "/maintenance/cache", "")
+	var stats struct {
+		Curves             struct{ Misses, Hits, UpstreamFetches uint64 }
+		Channels           struct{ Channels int }
+		Store              struct{ Entries int64 }
+		UpstreamCallsSaved uint64
+	}
+	decodeJSON(t, r.body, &stats)
+	if r.status != http.StatusOK || stats.Curves.Misses != 2 || stats.Store.Entries == 0 || stats.Channels.Channels == 0 {
+		t.Errorf("stats after two cold requests: %d %s", r.status, r.body)
+	}
+	xcache(sine)
+	decodeJSON(t, e.do(t, http.MethodGet, "/maintenance/cache", "").body, &stats)
+	if stats.Curves.Hits != 1 || stats.UpstreamCallsSaved == 0 {
+		t.Errorf("stats after a hit: hits %d, saved %d", stats.Curves.Hits, stats.UpstreamCallsSaved)
+	}
+
+	// One channel's curves, by name: SINE is refetched, RAMP still cached.
+	r = e.do(t, http.MethodDelete, "/maintenance/cache/curves?backend=sf-databuffer&channel_name=SIM-F64:SINE", "")
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `"deleted":`) || strings.Contains(string(r.body), `"deleted":0`) {
+		t.Errorf("flush SINE: %d %s", r.status, r.body)
+	}
+	if got := xcache(sine); got != "miss" {
+		t.Errorf("SINE after its flush: X-Cache %q, want miss", got)
+	}
+	if got := xcache(ramp); got != "hit" {
+		t.Errorf("RAMP after SINE's flush: X-Cache %q, want hit", got)
+	}
+	if got := xcache(sine); got != "hit" {
+		t.Errorf("SINE refilled: X-Cache %q, want hit", got)
+	}
+
+	// Everything: both refetched; the channel list is reloaded from data-api.
+	e.sim.ResetRequests()
+	if r := e.do(t, http.MethodDelete, "/maintenance/cache", ""); r.status != http.StatusOK {
+		t.Errorf("flush all: %d %s", r.status, r.body)
+	}
+	if n := searchRequests(e.sim); n == 0 {
+		t.Error("flush all did not reload the channel list")
+	}
+	if a, b := xcache(sine), xcache(ramp); a != "miss" || b != "miss" {
+		t.Errorf("after flush all: X-Cache %q %q, want miss miss", a, b)
+	}
+
+	e.sim.ResetRequests()
+	if r := e.do(t, http.MethodDelete, "/maintenance/cache/channels", ""); r.status != http.StatusOK {
+		t.Errorf("flush channel list: %d %s", r.status, r.body)
+	}
+	if n := searchRequests(e.sim); n == 0 {
+		t.Error("flushing the channel list did not reload it")
+	}
+	if got := xcache(sine); got != "hit" {
+		t.Errorf("curves after a channel-list flush: X-Cache %q, want hit", got)
+	}
+	if r := e.do(t, http.MethodDelete, "/maintenance/cache/curves", ""); r.status != http.StatusUnprocessableEntity {
+		t.Errorf("flush curves without channel_name: %d, want 422", r.status)
+	}
+}
+
+func TestCacheRoutesWithoutCache(t *testing.T) {
+	e := newTestEnv(t)
+	if r := e.do(t, http.MethodGet, "/maintenance/cache", ""); r.status != http.StatusNotFound {
+		t.Errorf("GET /maintenance/cache without a cache = %d, want 404", r.status)
+	}
+}
+
+func decodeJSON(t *testing.T, body []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("decode %s: %v", truncate(string(body), 200), err)
 	}
 }

@@ -46,6 +46,10 @@ type envSettings struct {
 	metrics *prometheus.Registry
 	// curves, when set, builds the curve source (default: cache.Direct, no cache).
 	curves func(*daqbuf.Client) CurveSource
+	// cacheStore, when set, puts the chunked curve cache (with curvesConfig) on it, and the cache
+	// maintenance routes.
+	cacheStore   cache.Store
+	curvesConfig cache.CurvesConfig
 }
 
 type envOption func(*envSettings)
@@ -65,6 +69,11 @@ func withMetrics(reg *prometheus.Registry) envOption { return func(s *envSetting
 // withCurves replaces the uncached curve source, e.g. by the chunked cache.
 func withCurves(f func(*daqbuf.Client) CurveSource) envOption {
 	return func(s *envSettings) { s.curves = f }
+}
+
+// withCache serves curves through the chunked cache on store, with the cache maintenance routes.
+func withCache(store cache.Store, cfg cache.CurvesConfig) envOption {
+	return func(s *envSettings) { s.cacheStore, s.curvesConfig = store, cfg }
 }
 
 // withEmptyChannelList starts with a channel list that has not loaded yet.
@@ -122,10 +131,15 @@ func (e *testEnv) start(t *testing.T, set envSettings) {
 		_ = store.Close(ctx)
 	})
 	var curves CurveSource = cache.Direct{Client: e.client}
+	var admin *cache.Admin
 	if set.curves != nil {
 		curves = set.curves(e.client)
 	}
-	e.srv = New(set.server, Deps{Dashboards: e.store, Channels: e.channels, Curves: curves,
+	if set.cacheStore != nil {
+		c := cache.NewCurves(e.client, set.cacheStore, set.curvesConfig)
+		curves, admin = c, cache.NewAdmin(c, e.channels, set.cacheStore)
+	}
+	e.srv = New(set.server, Deps{Dashboards: e.store, Channels: e.channels, Curves: curves, Cache: admin,
 		Logger: set.logger, Metrics: set.metrics})
 	hs := httptest.NewServer(e.srv.Handler())
 	t.Cleanup(hs.Close)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/databoard/databoard/cache"
 	"github.com/databoard/databoard/dashboards"
 )
 
@@ -63,6 +64,8 @@ type Deps struct {
 	Channels   ChannelDirectory
 	Curves     CurveSource
 	Logger     *slog.Logger
+	// Cache, when set, backs the /maintenance/cache routes.
+	Cache *cache.Admin
 	// Metrics, when set, receives the HTTP collectors and is served at /metrics (with whatever else cmd
 	// registered on it: cache and stream figures).
 	Metrics *prometheus.Registry
