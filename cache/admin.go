@@ -43,6 +43,12 @@ func (a *Admin) Stats(ctx context.Context) AdminStats {
 	return st
 }
 
+// CurveStats are the curve cache's counters (cheap: no store call).
+func (a *Admin) CurveStats() CurveStats { return a.curves.Stats() }
+
+// ChannelStats are the channel list's counters (cheap: no store call).
+func (a *Admin) ChannelStats() ChannelListStats { return a.channels.Stats() }
+
 // FlushAll empties the curve cache, the search cache and the channel list (which is then reloaded).
 // It returns how many curve entries it deleted.
 func (a *Admin) FlushAll(ctx context.Context) (int, error) {

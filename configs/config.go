@@ -92,6 +92,9 @@ type Config struct {
 	// RedisKeyPrefix is put in front of every key databoard writes to Redis (REDIS_KEY_PREFIX), so
 	// several deployments (or test runs) can share one Redis. Default "databoard:v1:".
 	RedisKeyPrefix string
+	// CurveCache serves curves through the chunked cache (CURVE_CACHE). Default true; false sends
+	// every curve request to data-api (for comparisons and troubleshooting).
+	CurveCache bool
 	// ListenAddr is the HTTP listen address, host:port (LISTEN_ADDR). Default ":8080".
 	ListenAddr string
 	// DataDir is the directory of the embedded dashboard store (DATA_DIR). Default "./data".
@@ -140,6 +143,7 @@ func Default() Config {
 		ChannelRefreshInterval:        time.Hour,
 		CacheMaxBytes:                 256 * MiB,
 		RedisKeyPrefix:                "databoard:v1:",
+		CurveCache:                    true,
 		LogFormat:                     LogFormatAuto,
 		LogLevel:                      slog.LevelInfo,
 		DaqbufTimeout:                 30 * time.Second,

@@ -34,6 +34,7 @@ func Load(getenv func(string) string) (Config, error) {
 	l.str("MONGO_URI", &c.MongoURI, checkMongoURI)
 	l.str("REDIS_URL", &c.RedisURL, checkRedisURL)
 	l.str("REDIS_KEY_PREFIX", &c.RedisKeyPrefix, checkKeyPrefix)
+	l.boolean("CURVE_CACHE", &c.CurveCache)
 	l.str("LISTEN_ADDR", &c.ListenAddr, checkListenAddr)
 	l.str("DATA_DIR", &c.DataDir, nil)
 	l.duration("CHANNEL_REFRESH_INTERVAL", &c.ChannelRefreshInterval)

@@ -44,6 +44,7 @@ func TestConfigLoadDefaults(t *testing.T) {
 		"MONGO_URI":                         "",
 		"REDIS_URL":                         "",
 		"REDIS_KEY_PREFIX":                  "databoard:v1:",
+		"CURVE_CACHE":                       "true",
 		"LISTEN_ADDR":                       ":8080",
 		"DATA_DIR":                          "./data",
 		"CHANNEL_REFRESH_INTERVAL":          "1h0m0s",

@@ -78,6 +78,7 @@ func (c Config) settings() []Setting {
 		{"MONGO_URI", c.MongoURI},
 		{"REDIS_URL", c.RedisURL},
 		{"REDIS_KEY_PREFIX", c.RedisKeyPrefix},
+		{"CURVE_CACHE", b(c.CurveCache)},
 		{"LISTEN_ADDR", c.ListenAddr},
 		{"DATA_DIR", c.DataDir},
 		{"CHANNEL_REFRESH_INTERVAL", c.ChannelRefreshInterval.String()},

@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -97,10 +95,23 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 	}
 	curves := cache.NewCurves(client, store, cache.CurvesConfig{Logger: log.With(slog.String("component", "curves"))})
 
-	channels := cache.NewChannelList(client, cache.ChannelListConfig{RefreshInterval: cfg.ChannelRefreshInterval,
-		Logger: log.With(slog.String("component", "channels"))})
+	channelCfg := cache.ChannelListConfig{RefreshInterval: cfg.ChannelRefreshInterval,
+		Logger: log.With(slog.String("component", "channels"))}
+	if cfg.RedisURL != "" {
+		channelCfg.Store = store // one list for every instance, refreshed by one at a time
+	}
+	channels := cache.NewChannelList(client, channelCfg)
 	channels.Start(ctx)
 	cleanup.add(func(context.Context) { channels.Close() })
+
+	admin := cache.NewAdmin(curves, channels, store)
+	var curveSource server.CurveSource = curves
+	if !cfg.CurveCache {
+		curveSource = cache.Direct{Client: client}
+		log.Warn("curve cache off (CURVE_CACHE): every curve request goes to data-api")
+	}
+	reg := newRegistry()
+	reg.MustRegister(cacheCollector{admin: admin})
 
 	if cfg.MaintenanceToken == "" && cfg.MaintenanceListenAddr == "" {
 		log.Warn("maintenance routes are open on the main port, as in the old backend; " +
@@ -112,8 +123,8 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		MaintenanceToken:    cfg.MaintenanceToken,
 		SeparateMaintenance: cfg.MaintenanceListenAddr != "",
 		BodyLimit:           4*cfg.DashboardMaxSingleBytes + 1<<20,
-	}, server.Deps{Dashboards: dashboardStore, Channels: channels, Curves: curves, Logger: log,
-		Metrics: newRegistry()})
+	}, server.Deps{Dashboards: dashboardStore, Channels: channels, Curves: curveSource, Logger: log,
+		Cache: admin, Metrics: reg})
 
 	errc := make(chan error, 2)
 	main, err := listen(cfg.ListenAddr, srv.Handler(), log, errc)
@@ -148,14 +159,6 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		}
 	}
 	return runErr
-}
-
-// newRegistry is the process's Prometheus registry (never the global one): Go runtime and process figures
-// here; the server adds its HTTP collectors.
-func newRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
 }
 
 // listen binds addr and serves h on it in the background; errors after startup arrive on errc.

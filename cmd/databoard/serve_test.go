@@ -86,6 +86,12 @@ func testServeDemo(t *testing.T, redisURL string) {
 	if got := lastHeader.Get("X-Cache"); got != "hit" || second != first {
 		t.Errorf("second X-Cache = %q (want hit), identical body %v", got, second == first)
 	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `databoard_curve_answers_total{cache="hit"} 1`) {
+		t.Errorf("/metrics after one cache hit = %d, lacks the hit counter", code)
+	}
+	if code, body := get("/maintenance/cache"); code != 200 || !strings.Contains(body, `"UpstreamCallsSaved"`) {
+		t.Errorf("/maintenance/cache = %d %.200s", code, body)
+	}
 	res, err := http.Post(base+"/dashboard/", "application/json", strings.NewReader(`{"dashboard":{"widgets":[]}}`))
 	if err != nil {
 		t.Fatal(err)
