@@ -11,11 +11,22 @@ type Admin struct {
 	curves   *Curves
 	channels *ChannelList
 	store    Store
+	answers  Store // may be nil
 }
 
-// NewAdmin combines the caches of one instance.
-func NewAdmin(curves *Curves, channels *ChannelList, store Store) *Admin {
-	return &Admin{curves: curves, channels: channels, store: store}
+// NewAdmin combines the caches of one instance. answers, when not nil, holds whole encoded answers
+// derived from the curve cache; every flush empties it.
+func NewAdmin(curves *Curves, channels *ChannelList, store, answers Store) *Admin {
+	return &Admin{curves: curves, channels: channels, store: store, answers: answers}
+}
+
+// dropAnswers empties the answer store: its entries are derived from whatever a flush removes.
+func (a *Admin) dropAnswers(ctx context.Context) error {
+	if a.answers == nil {
+		return nil
+	}
+	_, err := a.answers.DeletePrefix(ctx, "")
+	return err
 }
 
 // AdminStats is what GET /maintenance/cache answers.
@@ -53,13 +64,16 @@ func (a *Admin) ChannelStats() ChannelListStats { return a.channels.Stats() }
 // It returns how many curve entries it deleted.
 func (a *Admin) FlushAll(ctx context.Context) (int, error) {
 	n, err := a.curves.FlushAll(ctx)
-	return n, errors.Join(err, a.channels.FlushList(ctx))
+	return n, errors.Join(err, a.dropAnswers(ctx), a.channels.FlushList(ctx))
 }
 
 // FlushChannelList drops the channel list and the search cache, and reloads the list from data-api.
-func (a *Admin) FlushChannelList(ctx context.Context) error { return a.channels.FlushList(ctx) }
+func (a *Admin) FlushChannelList(ctx context.Context) error {
+	return errors.Join(a.dropAnswers(ctx), a.channels.FlushList(ctx))
+}
 
 // FlushCurves deletes one channel's cached curves, addressed by name and/or series id.
 func (a *Admin) FlushCurves(ctx context.Context, backend, name string, seriesID uint64) (int, error) {
-	return a.curves.FlushChannel(ctx, backend, name, seriesID)
+	n, err := a.curves.FlushChannel(ctx, backend, name, seriesID)
+	return n, errors.Join(err, a.dropAnswers(ctx))
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/databoard/databoard/cache"
 	"github.com/databoard/databoard/cache/redistest"
+	"github.com/databoard/databoard/daqbuf"
 	"github.com/databoard/databoard/daqbuf/sim"
 )
 
@@ -198,5 +199,83 @@ func decodeJSON(t *testing.T, body []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(body, v); err != nil {
 		t.Fatalf("decode %s: %v", truncate(string(body), 200), err)
+	}
+}
+
+// answersKept counts the encoded answers the server keeps.
+func answersKept(t *testing.T, e *testEnv) int64 {
+	t.Helper()
+	st, err := e.srv.deps.Answers.Stats(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Entries
+}
+
+// A settled window's answer is kept after its first cache hit and then served as it is; a window
+// touching now is never kept (its tail may still change).
+func TestCacheAnswersOfSettledWindowsOnly(t *testing.T) {
+	e := cachedEnv(t, cache.CurvesConfig{})
+	now := time.Now()
+	live := binnedPath("SIM-F64:SINE", now.Add(-10*time.Minute), now, 300)
+	for range 3 {
+		e.do(t, http.MethodGet, live, "")
+	}
+	if n := answersKept(t, e); n != 0 {
+		t.Errorf("a live window's answer was kept (%d entries)", n)
+	}
+
+	past := binnedPath("SIM-F64:SINE", now.Add(-26*time.Hour), now.Add(-25*time.Hour), 300)
+	first := e.do(t, http.MethodGet, past, "")  // miss: chunks fetched
+	second := e.do(t, http.MethodGet, past, "") // chunk hit: the answer is kept
+	if n := answersKept(t, e); n != 1 {
+		t.Fatalf("after a settled hit: %d answers kept, want 1", n)
+	}
+	e.sim.ResetRequests()
+	third := e.do(t, http.MethodGet, past, "")
+	if dataRequests(e.sim) != 0 || third.header.Get("X-Cache") != "hit" {
+		t.Errorf("kept answer: %d data-api calls, X-Cache %q", dataRequests(e.sim), third.header.Get("X-Cache"))
+	}
+	if string(third.body) != string(first.body) || string(second.body) != string(first.body) {
+		t.Error("answers differ between miss, chunk hit and kept answer")
+	}
+	// A flush drops kept answers too.
+	e.do(t, http.MethodDelete, "/maintenance/cache/curves?channel_name=SIM-F64:SINE", "")
+	if n := answersKept(t, e); n != 0 {
+		t.Errorf("after flushing the channel: %d answers kept, want 0", n)
+	}
+}
+
+func TestAnswerKeyDistinguishesEverything(t *testing.T) {
+	base := curveRequest{name: "X", backend: "b", beginMs: 1, endMs: 2, numBins: 3}
+	ref := daqbuf.ChannelRef{Backend: "b", Name: "X", SeriesID: 7}
+	variants := []curveRequest{base}
+	for _, f := range []func(*curveRequest){
+		func(r *curveRequest) { r.name = "7" },
+		func(r *curveRequest) { r.beginMs = 0 },
+		func(r *curveRequest) { r.endMs = 3 },
+		func(r *curveRequest) { r.numBins = 0 },
+		func(r *curveRequest) { r.rawIfSparse = true },
+		func(r *curveRequest) { r.removeEmpty = true },
+	} {
+		v := base
+		f(&v)
+		variants = append(variants, v)
+	}
+	seen := map[string]bool{}
+	for _, v := range variants {
+		k := answerKey(v, ref, false)
+		if seen[k] {
+			t.Errorf("key collision for %+v", v)
+		}
+		seen[k] = true
+	}
+	if answerKey(base, ref, false) == answerKey(base, ref, true) {
+		t.Error("isString not in the key")
+	}
+	other := ref
+	other.SeriesID = 8
+	if answerKey(base, ref, false) == answerKey(base, other, false) {
+		t.Error("series id not in the key")
 	}
 }

@@ -50,6 +50,7 @@ type envSettings struct {
 	// maintenance routes.
 	cacheStore   cache.Store
 	curvesConfig cache.CurvesConfig
+	answers      *cache.Memory // set with cacheStore
 }
 
 type envOption func(*envSettings)
@@ -137,9 +138,10 @@ func (e *testEnv) start(t *testing.T, set envSettings) {
 	}
 	if set.cacheStore != nil {
 		c := cache.NewCurves(e.client, set.cacheStore, set.curvesConfig)
-		curves, admin = c, cache.NewAdmin(c, e.channels, set.cacheStore)
+		answers := cache.NewMemory(cache.MemoryConfig{MaxBytes: 16 << 20})
+		curves, admin, set.answers = c, cache.NewAdmin(c, e.channels, set.cacheStore, answers), answers
 	}
-	e.srv = New(set.server, Deps{Dashboards: e.store, Channels: e.channels, Curves: curves, Cache: admin,
+	e.srv = New(set.server, Deps{Dashboards: e.store, Channels: e.channels, Curves: curves, Cache: admin, Answers: set.answers,
 		Logger: set.logger, Metrics: set.metrics})
 	hs := httptest.NewServer(e.srv.Handler())
 	t.Cleanup(hs.Close)

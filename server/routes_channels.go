@@ -146,13 +146,19 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 		cv.isString = *r.isString
 	}
 	ref := daqbuf.ChannelRef{Backend: r.backend, Name: ch.Name, SeriesID: ch.SeriesID}
+	key := answerKey(r, ref, cv.isString)
+	if body := s.cachedAnswer(ctx, key); body != nil {
+		c.Set(headerCache, string(cache.StatusHit))
+		return jsonBytes(c, http.StatusOK, body)
+	}
 	status, err := s.fetchCurve(ctx, cv, r, daqbuf.EventsQuery{Channel: ref, Range: rng, ValueType: ch.Type})
 	if err != nil {
 		return err
 	}
 	c.Set(headerCache, string(status))
-	buf := make([]byte, 0, cv.sizeHint())
-	return jsonBytes(c, http.StatusOK, appendCurveJSON(buf, cv))
+	body := appendCurveJSON(make([]byte, 0, cv.sizeHint()), cv)
+	s.keepAnswer(ctx, key, status, s.settledWindow(r, rng), body)
+	return jsonBytes(c, http.StatusOK, body)
 }
 
 // headerCache says where a curve answer came from: hit, partial, miss or stale (stale: data-api failed

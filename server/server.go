@@ -36,6 +36,9 @@ type Config struct {
 	Deadlines Deadlines
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Settle is how long after a window's end its curve answer is final, for the answer cache; at least
+	// the curve cache's own settle time. Default 60 s.
+	Settle time.Duration
 }
 
 // Deadlines are the per-route time limits after which a request is answered 504.
@@ -66,6 +69,9 @@ type Deps struct {
 	Logger     *slog.Logger
 	// Cache, when set, backs the /maintenance/cache routes.
 	Cache *cache.Admin
+	// Answers, when set, keeps encoded curve answers of settled windows (see answers.go); the cache
+	// flush routes empty it.
+	Answers *cache.Memory
 	// Metrics, when set, receives the HTTP collectors and is served at /metrics (with whatever else cmd
 	// registered on it: cache and stream figures).
 	Metrics *prometheus.Registry
@@ -98,6 +104,9 @@ func New(cfg Config, deps Deps) *Server {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Settle <= 0 {
+		cfg.Settle = time.Minute
 	}
 	cfg.Deadlines = cfg.Deadlines.withDefaults()
 	if deps.Logger == nil {

@@ -104,10 +104,12 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 	channels.Start(ctx)
 	cleanup.add(func(context.Context) { channels.Close() })
 
-	admin := cache.NewAdmin(curves, channels, store)
+	// Encoded answers of settled windows, per instance (see server/answers.go).
+	answers := cache.NewMemory(cache.MemoryConfig{MaxBytes: 64 << 20})
+	admin := cache.NewAdmin(curves, channels, store, answers)
 	var curveSource server.CurveSource = curves
 	if !cfg.CurveCache {
-		curveSource = cache.Direct{Client: client}
+		curveSource, answers = cache.Direct{Client: client}, nil
 		log.Warn("curve cache off (CURVE_CACHE): every curve request goes to data-api")
 	}
 	reg := newRegistry()
@@ -124,7 +126,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		SeparateMaintenance: cfg.MaintenanceListenAddr != "",
 		BodyLimit:           4*cfg.DashboardMaxSingleBytes + 1<<20,
 	}, server.Deps{Dashboards: dashboardStore, Channels: channels, Curves: curveSource, Logger: log,
-		Cache: admin, Metrics: reg})
+		Cache: admin, Answers: answers, Metrics: reg})
 
 	errc := make(chan error, 2)
 	main, err := listen(cfg.ListenAddr, srv.Handler(), log, errc)
