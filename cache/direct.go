@@ -30,18 +30,7 @@ func (d Direct) bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBa
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
-	var out []*daqbuf.BinBatch
-	for {
-		b, err := st.Next()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
+	return drain(st)
 }
 
 func (d Direct) events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, error) {
@@ -49,8 +38,19 @@ func (d Direct) events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.Eve
 	if err != nil {
 		return nil, err
 	}
+	return drain(st)
+}
+
+// batchStream is what daqbuf's event and bin streams have in common.
+type batchStream[T any] interface {
+	Next() (T, error)
+	Close() error
+}
+
+// drain reads every batch of st until its end and closes it.
+func drain[T any](st batchStream[T]) ([]T, error) {
 	defer st.Close()
-	var out []*daqbuf.EventBatch
+	var out []T
 	for {
 		b, err := st.Next()
 		if errors.Is(err, io.EOF) {
