@@ -213,10 +213,45 @@ func checkMongoURI(s string) error {
 }
 
 func checkRedisURL(s string) error {
-	if _, err := redis.ParseURL(s); err != nil {
+	var err error
+	switch RedisTopologyOf(s) {
+	case RedisSentinel:
+		_, err = redis.ParseFailoverURL(s)
+	case RedisCluster:
+		_, err = redis.ParseClusterURL(s)
+	default:
+		_, err = redis.ParseURL(s)
+	}
+	if err != nil {
 		return fmt.Errorf("%q is not a Redis URL (redis://[user:password@]host:port/db): %w", redactURL(s), urlCause(err))
 	}
 	return nil
+}
+
+// RedisTopology is how REDIS_URL's servers are organised.
+type RedisTopology int
+
+// The topologies REDIS_URL can name.
+const (
+	RedisSingle   RedisTopology = iota // redis://host:port/db
+	RedisSentinel                      // a master_name query parameter: Sentinel addresses (host and addr=...)
+	RedisCluster                       // several nodes (addr= query parameters) without master_name
+)
+
+// RedisTopologyOf tells which go-redis client REDIS_URL asks for.
+func RedisTopologyOf(s string) RedisTopology {
+	u, err := url.Parse(s)
+	if err != nil {
+		return RedisSingle
+	}
+	q := u.Query()
+	switch {
+	case q.Has("master_name"):
+		return RedisSentinel
+	case q.Has("addr"):
+		return RedisCluster
+	}
+	return RedisSingle
 }
 
 // checkKeyPrefix accepts a non-empty prefix without glob characters (flushes SCAN by prefix + "*").

@@ -192,18 +192,41 @@ func openCacheStore(cfg configs.Config, log *slog.Logger, cleanup *closers) (cac
 		log.Info("cache: in process", slog.Int64("max_bytes", cfg.CacheMaxBytes))
 		return cache.NewMemory(cache.MemoryConfig{MaxBytes: cfg.CacheMaxBytes}), nil
 	}
-	opts, err := redis.ParseURL(cfg.RedisURL)
+	client, err := newRedisClient(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	// The store's short per-call deadlines only reach the socket with ContextTimeoutEnabled; retries
-	// would multiply them, and the store's circuit breaker is the retry policy.
-	opts.ContextTimeoutEnabled = true
-	opts.MaxRetries = -1
-	client := redis.NewClient(opts)
 	cleanup.add(func(context.Context) { _ = client.Close() })
-	log.Info("cache: Redis", slog.String("addr", opts.Addr), slog.Int("db", opts.DB))
+	log.Info("cache: Redis", slog.String("topology", []string{"single", "sentinel", "cluster"}[configs.RedisTopologyOf(cfg.RedisURL)]))
 	return cache.NewRedis(client, cache.RedisConfig{Prefix: cfg.RedisKeyPrefix}), nil
+}
+
+// newRedisClient builds go-redis's client for REDIS_URL: one node, Sentinel (a master_name parameter) or
+// Cluster (several addr= parameters). The store's short per-call deadlines only reach the socket with
+// ContextTimeoutEnabled; retries would multiply them, and the store's circuit breaker is the retry policy.
+func newRedisClient(u string) (redis.UniversalClient, error) {
+	switch configs.RedisTopologyOf(u) {
+	case configs.RedisSentinel:
+		o, err := redis.ParseFailoverURL(u)
+		if err != nil {
+			return nil, err
+		}
+		o.ContextTimeoutEnabled, o.MaxRetries = true, -1
+		return redis.NewFailoverClient(o), nil
+	case configs.RedisCluster:
+		o, err := redis.ParseClusterURL(u)
+		if err != nil {
+			return nil, err
+		}
+		o.ContextTimeoutEnabled, o.MaxRetries = true, -1
+		return redis.NewClusterClient(o), nil
+	}
+	o, err := redis.ParseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	o.ContextTimeoutEnabled, o.MaxRetries = true, -1
+	return redis.NewClient(o), nil
 }
 
 // startSimulator serves the data-api simulator on a loopback port for -demo.

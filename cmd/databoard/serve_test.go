@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -161,5 +162,29 @@ func TestDashboardsExportImport(t *testing.T) {
 	}
 	if code := run(ctx, []string{"dashboards", "import"}, env(dst), &out, &errb); code != exitUsage {
 		t.Errorf("import without a file: exit %d, want %d", code, exitUsage)
+	}
+}
+
+func TestNewRedisClientTopology(t *testing.T) {
+	tests := []struct {
+		url  string
+		want string
+	}{
+		{"redis://127.0.0.1:6379/0", "*redis.Client"},
+		{"redis://127.0.0.1:26379/0?master_name=mymaster&addr=127.0.0.1:26380", "*redis.Client"}, // failover client
+		{"redis://127.0.0.1:7000?addr=127.0.0.1:7001", "*redis.ClusterClient"},
+	}
+	for _, tt := range tests {
+		c, err := newRedisClient(tt.url)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.url, err)
+		}
+		if got := fmt.Sprintf("%T", c); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.url, got, tt.want)
+		}
+		_ = c.Close()
+	}
+	if _, err := newRedisClient("redis://h:1?master_name=m&nonsense=1"); err == nil {
+		t.Error("an unknown parameter was accepted")
 	}
 }
