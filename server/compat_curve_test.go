@@ -804,6 +804,9 @@ func TestCompatCurveEmptyWindow(t *testing.T) {
 			if n := len(e.sim.Requests()); n != 0 {
 				t.Errorf("empty window asked data-api %d times", n)
 			}
+			if got := r.header.Get("X-Cache"); got != "hit" {
+				t.Errorf("empty window X-Cache %q, want hit (every curve answer carries it)", got)
+			}
 		})
 	}
 }

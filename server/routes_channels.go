@@ -134,6 +134,8 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 	if r.beginMs >= r.endMs {
 		// The window [begin, end) is empty, or lies wholly in the future: nothing to fetch, and data-api
 		// refuses an empty range (the waveform preview can send begin_time == end_time).
+		// Answered without data-api, like a cache hit.
+		c.Set(headerCache, string(cache.StatusHit))
 		return jsonBytes(c, http.StatusOK, appendCurveJSON(nil, &curve{name: r.name}))
 	}
 	if ch.Name != "" {
