@@ -1,17 +1,9 @@
 //go:build tools
 
-// This file pins the project's fixed libraries in go.mod until real code imports each of them.
+// This file keeps a fixed library that no package imports yet in go.mod: coder/websocket, for the live
+// streaming of package stream (planned).
 package main
 
 import (
 	_ "github.com/coder/websocket"
-	_ "github.com/fxamacker/cbor/v2"
-	_ "github.com/gofiber/fiber/v2"
-	_ "github.com/gofiber/fiber/v2/middleware/adaptor"
-	_ "github.com/redis/go-redis/v9"
-	_ "github.com/vmihailenco/msgpack/v5"
-	_ "github.com/xeipuuv/gojsonschema"
-	_ "go.mongodb.org/mongo-driver/v2/mongo"
-	_ "golang.org/x/sync/errgroup"
-	_ "golang.org/x/sync/singleflight"
 )
