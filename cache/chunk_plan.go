@@ -146,6 +146,12 @@ type fetchOutcome struct {
 	// OpenTail: no completion marker, but the chunk reaches now, where none is due yet (events),
 	// and data-api did not say it timed out.
 	OpenTail bool
+	// Unverified: a clean end of a binned stream whose bins stop short of what was asked (or are
+	// none). Binned streams carry no completion marker, and a failure mid-stream may just end the
+	// stream (DAQBUF.md §6.2), so such an answer cannot be told from a truncated one; it may also be
+	// a channel that stopped recording, or a server that skips empty bins. Kept, but only for
+	// Recheck, never as final.
+	Unverified bool
 }
 
 // storeDecision says whether and how long a fetched chunk is kept.
@@ -157,16 +163,19 @@ type storeDecision struct {
 
 // storeTTLs are the lifetimes of CurvesConfig, for decideStore.
 type storeTTLs struct {
-	Final, Tail, Stale time.Duration
+	Final, Tail, Stale, Recheck time.Duration
 }
 
 // decideStore applies the caching rules to one successful upstream answer for ch: complete and
-// settled → final, kept for ttl.Final; complete or an open tail → fresh for ttl.Tail, kept for
+// settled → final, kept for ttl.Final, unless unverified (fresh for ttl.Recheck only); complete or an open tail → fresh for ttl.Tail, kept for
 // ttl.Stale as a stale-if-error fallback; anything else (a truncated or timed-out answer) → not
 // stored. Failed fetches never reach this function.
 func decideStore(o fetchOutcome, ch chunk, now int64, ttl storeTTLs) storeDecision {
 	h := chunkHeader{Covered: ch.Fetch.End}
 	switch {
+	case o.Complete && ch.Settled && o.Unverified:
+		h.FreshUntil = now + int64(ttl.Recheck)
+		return storeDecision{Store: true, Header: h, TTL: max(ttl.Stale, ttl.Recheck)}
 	case o.Complete && ch.Settled:
 		h.Final = true
 		return storeDecision{Store: true, Header: h, TTL: ttl.Final}

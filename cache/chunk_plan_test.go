@@ -189,7 +189,7 @@ func TestPlanEvents(t *testing.T) {
 }
 
 func TestDecideStore(t *testing.T) {
-	ttl := storeTTLs{Final: 7 * 24 * time.Hour, Tail: 5 * time.Second, Stale: time.Hour}
+	ttl := storeTTLs{Final: 7 * 24 * time.Hour, Tail: 5 * time.Second, Stale: time.Hour, Recheck: 10 * time.Minute}
 	const now = 1000 * sec
 	settled := chunk{Span: daqbuf.Range{Beg: 0, End: 10 * sec}, Fetch: daqbuf.Range{Beg: 0, End: 10 * sec}, Settled: true}
 	open := chunk{Span: daqbuf.Range{Beg: 995 * sec, End: 1005 * sec}, Fetch: daqbuf.Range{Beg: 995 * sec, End: now}}
@@ -206,6 +206,8 @@ func TestDecideStore(t *testing.T) {
 		{"open tail without a completion marker", fetchOutcome{OpenTail: true}, open,
 			storeDecision{Store: true, Header: chunkHeader{FreshUntil: now + 5*sec, Covered: now}, TTL: time.Hour}},
 		{"settled but incomplete (truncated): not stored", fetchOutcome{}, settled, storeDecision{}},
+		{"settled, clean end, bins short of the end: rechecked, never final", fetchOutcome{Complete: true, Unverified: true}, settled,
+			storeDecision{Store: true, Header: chunkHeader{FreshUntil: now + 600*sec, Covered: 10 * sec}, TTL: time.Hour}},
 		{"open but incomplete: not stored", fetchOutcome{}, open, storeDecision{}},
 	}
 	for _, tt := range tests {

@@ -29,6 +29,10 @@ type CurvesConfig struct {
 	// StaleTTL is how long a non-final chunk is kept after it was fetched, as a stale-if-error
 	// fallback. Default 1 h.
 	StaleTTL time.Duration
+	// RecheckTTL is how long a settled binned chunk whose bins stop short of its end (a channel
+	// that stopped, or a stream cut without a marker: indistinguishable) is used before it is
+	// fetched again. Default 10 min.
+	RecheckTTL time.Duration
 	// MaxEntryBytes: chunks whose encoded value is larger are served but not stored. Default 4 MiB.
 	MaxEntryBytes int
 	// FetchConcurrency bounds the concurrent chunk fetches per backend, across all requests.
@@ -96,6 +100,9 @@ func NewCurves(client *daqbuf.Client, store Store, cfg CurvesConfig) *Curves {
 	}
 	if cfg.TailTTL <= 0 {
 		cfg.TailTTL = 5 * time.Second
+	}
+	if cfg.RecheckTTL <= 0 {
+		cfg.RecheckTTL = 10 * time.Minute
 	}
 	if cfg.StaleTTL <= 0 {
 		cfg.StaleTTL = time.Hour

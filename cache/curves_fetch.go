@@ -176,7 +176,7 @@ func (c *Curves) fetchShared(ctx context.Context, j chunkJob) ([]byte, error) {
 	}
 
 	d := decideStore(f.outcome, j.chunk, c.cfg.Now().UnixNano(),
-		storeTTLs{Final: c.cfg.FinalTTL, Tail: c.cfg.TailTTL, Stale: c.cfg.StaleTTL})
+		storeTTLs{Final: c.cfg.FinalTTL, Tail: c.cfg.TailTTL, Stale: c.cfg.StaleTTL, Recheck: c.cfg.RecheckTTL})
 	val, err := f.encode(d.Header)
 	if err != nil {
 		return nil, err
@@ -267,9 +267,13 @@ func (c *Curves) fetchBins(ctx context.Context, q daqbuf.BinnedQuery, w int64, c
 	}
 	// Plain JSON answers 204 also when data-api ran out of time before finding anything
 	// (DAQBUF.md §6.2): such an empty answer is not proof of an empty chunk.
-	complete := !st.TimedOut() && !(st.NoContent() && q.Mode == daqbuf.ModeJSON)
+	// An empty answer is never stored: a stream cut before its first frame looks exactly like a
+	// range without data (DAQBUF.md §6.2), and asking again for nothing is cheap.
+	complete := acc.Len() > 0 && !st.TimedOut()
+	// Only bins reaching the end of what was asked prove the stream was not cut short.
+	reachesEnd := acc.Len() > 0 && acc.Ts2[acc.Len()-1] >= ch.Fetch.End
 	return fetched{
-		outcome: fetchOutcome{Complete: complete},
+		outcome: fetchOutcome{Complete: complete, Unverified: !reachesEnd},
 		encode:  func(h chunkHeader) ([]byte, error) { return encodeBins(h, acc) },
 	}, nil
 }

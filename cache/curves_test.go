@@ -580,3 +580,35 @@ func TestUnknownChannelIsAnError(t *testing.T) {
 		t.Errorf("%d entries stored, %d errors counted", s.Entries, c.Stats().Errors)
 	}
 }
+
+// A framed binned stream that data-api ends without its frames (a failure mid-stream has no marker,
+// DAQBUF.md §6.2) must not be kept: once data-api is well again, the next answer is the right one.
+func TestDroppedBinnedFramesAreNotKept(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func() Store) {
+		e := newSimEnv(t)
+		c := e.curves(newStore(), CurvesConfig{})
+		q := daqbuf.BinnedQuery{Channel: e.channel(t, "SIM-F64:SINE", true),
+			Range: daqbuf.Range{Beg: e.now() - int64(5*time.Hour), End: e.now() - int64(4*time.Hour)}, BinCount: 300}
+		e.sim.SetFault(sim.Fault{PathPrefix: "/api/4/binned", DropFrames: true})
+		bad, _ := mustBins(t, c, q)
+		e.sim.ClearFault()
+		if n := binsLen(bad); n != 0 {
+			t.Fatalf("with frames dropped: %d bins, want 0 (the fault did not apply)", n)
+		}
+		got, st := mustBins(t, c, q)
+		if st == StatusHit {
+			t.Error("the empty answer of a cut stream was served from the cache")
+		}
+		if d := diffBins(got, directBins(t, e, q)); d != "" {
+			t.Error(d)
+		}
+	})
+}
+
+func binsLen(bs []*daqbuf.BinBatch) int {
+	n := 0
+	for _, b := range bs {
+		n += b.Len()
+	}
+	return n
+}

@@ -97,6 +97,9 @@ func (s *Sim) plainBins(w http.ResponseWriter, c *call, b *binner) {
 func (s *Sim) streamBins(w http.ResponseWriter, r *http.Request, c *call, mode responseMode, b *binner) {
 	fw := s.newFrameWriter(w, mode)
 	fw.start()
+	if c.dropFrames {
+		return
+	}
 	bins := make([]Bin, 0, binsPerFrame)
 	var buf []byte
 	for {

@@ -23,13 +23,16 @@ type Request struct {
 
 // Fault is an injected failure. SetFault replaces the current fault, ClearFault removes it.
 type Fault struct {
-	PathPrefix     string        // only requests whose path starts with it ("" = all), e.g. "/api/4/binned"
-	Status         int           // answer with this status and a data-api style error body (0 = no status fault)
-	Message        string        // error text (default: the status text, or a generic mid-stream message)
-	MidStreamError bool          // framed modes: send some data frames, then {"error": Message} and end
-	CutConnection  bool          // hijack and close the connection without any response
-	Latency        time.Duration // extra delay for matching requests
-	Count          int           // affect only the next Count matching requests (0 = until cleared)
+	PathPrefix     string // only requests whose path starts with it ("" = all), e.g. "/api/4/binned"
+	Status         int    // answer with this status and a data-api style error body (0 = no status fault)
+	Message        string // error text (default: the status text, or a generic mid-stream message)
+	MidStreamError bool   // framed modes: send some data frames, then {"error": Message} and end
+	CutConnection  bool   // hijack and close the connection without any response
+	// DropFrames: framed binned answers start (200) but their data frames are dropped and the stream just
+	// ends, with no error frame — what DAQBUF.md §6.2 says a mid-stream failure of framed binned looks like.
+	DropFrames bool
+	Latency    time.Duration // extra delay for matching requests
+	Count      int           // affect only the next Count matching requests (0 = until cleared)
 }
 
 // SetFault replaces the current fault.

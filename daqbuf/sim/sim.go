@@ -129,10 +129,11 @@ func (s *Sim) Events(ch Channel, beg, end int64) []Event {
 
 // call is the per-request state handed to the route handlers.
 type call struct {
-	id        string
-	now       int64 // ns; one snapshot of the clock per request
-	midStream bool  // fault: end framed streams with an error frame after the first data frame
-	faultMsg  string
+	id         string
+	now        int64 // ns; one snapshot of the clock per request
+	midStream  bool  // fault: end framed streams with an error frame after the first data frame
+	dropFrames bool  // fault: framed binned streams end at once, without data frames or an error frame
+	faultMsg   string
 }
 
 // ServeHTTP serves data-api v4 under /api/4.
@@ -166,6 +167,8 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			writeMessage(w, f.Status, msg, c.id)
 			return
+		case f.DropFrames:
+			c.dropFrames = true
 		case f.MidStreamError:
 			c.midStream, c.faultMsg = true, f.Message
 			if c.faultMsg == "" {
