@@ -130,10 +130,11 @@ func (l *ChannelList) FlushSearches(ctx context.Context) (int, error) {
 	return m, nil
 }
 
-// FlushList drops the list, the additions and the search cache (here and in the shared store),
-// then fetches the list from data-api again. The emptied list answers searches live until the
-// fetch completes. A failing store does not stop the refetch; its error is returned with the
-// fetch's.
+// FlushList drops the stored list, the additions and the search cache (here and in the shared
+// store), then fetches the list from data-api again. The list held in process keeps answering until
+// the new one is installed, and stays when the fetch fails (the refresh lease is then released, so
+// the next refresh, here or on another instance, retries at once). A failing store does not stop
+// the refetch; its error is returned with the fetch's.
 func (l *ChannelList) FlushList(ctx context.Context) error {
 	l.refreshMu.Lock()
 	defer l.refreshMu.Unlock()
@@ -146,17 +147,22 @@ func (l *ChannelList) FlushList(ctx context.Context) error {
 	}
 	_, _ = l.local.DeletePrefix(ctx, searchKeyPrefix)
 	l.mu.Lock()
-	l.installLocked(&catalog{})
 	l.seenList, l.seenAdd = "", ""
 	l.mu.Unlock()
+	leased := false
 	if l.shared != nil && storeErr == nil {
-		if _, err := l.shared.Lock(ctx, leaseKey, l.cfg.RefreshInterval); err != nil {
+		var err error
+		if leased, err = l.shared.Lock(ctx, leaseKey, l.cfg.RefreshInterval); err != nil {
 			l.storeFailed("refresh lease", err)
 		}
 	}
 	err := l.fetchAndInstall(ctx)
 	if err == nil {
 		l.retryAt, l.retry = time.Time{}, l.cfg.RetryInterval
+	} else if leased {
+		if uerr := l.shared.Unlock(context.WithoutCancel(ctx), leaseKey); uerr != nil {
+			l.storeFailed("refresh lease release", uerr)
+		}
 	}
 	return errors.Join(storeErr, err)
 }

@@ -420,3 +420,31 @@ func TestChannelListSearchCacheDisabled(t *testing.T) {
 		t.Errorf("data-api searches: %d, want 3", n)
 	}
 }
+
+// TestChannelListFlushFailureKeepsList: a flush while data-api fails keeps the list this instance
+// holds and releases the refresh lease, so the next refresh succeeds as soon as data-api is back
+// (instead of an empty list until the lease expired).
+func TestChannelListFlushFailureKeepsList(t *testing.T) {
+	e := newChannelEnv(t, 10)
+	store := sharedRedis(t, 1)[0]
+	l := e.list(t, ChannelListConfig{Store: store})
+	if err := l.Refresh(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	want := l.Stats().Channels
+	e.sim.SetFault(sim.Fault{PathPrefix: "/api/4/search", Status: 500})
+	if err := l.FlushList(ctxT(t)); err == nil {
+		t.Fatal("FlushList with data-api failing: no error")
+	}
+	if got := l.Stats().Channels; got != want {
+		t.Errorf("after a failed flush: %d channels, want the %d held before", got, want)
+	}
+	e.sim.ClearFault()
+	refreshes := l.Stats().Refreshes
+	if err := l.Refresh(ctxT(t)); err != nil {
+		t.Fatalf("refresh after data-api recovered: %v", err)
+	}
+	if l.Stats().Refreshes != refreshes+1 {
+		t.Error("the refresh after recovery did not fetch from data-api (lease still held?)")
+	}
+}
