@@ -2,7 +2,12 @@ package cache
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Admin is the operators' view of the caches, behind the maintenance routes: statistics, and flushes
@@ -12,7 +17,20 @@ type Admin struct {
 	channels *ChannelList
 	store    Store
 	answers  Store // may be nil
+
+	answerHits atomic.Uint64
+	seenEpoch  string // the flush epoch this instance's answers belong to (watch goroutine only)
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 }
+
+// flushEpochKey names the shared value every flush changes, so that each instance drops the answers
+// it keeps in process when another instance flushed.
+const flushEpochKey = "answers:epoch"
+
+// flushWatchInterval is how often an instance looks at the flush epoch: kept answers survive a flush
+// made on another instance at most this long.
+const flushWatchInterval = 2 * time.Second
 
 // NewAdmin combines the caches of one instance. answers, when not nil, holds whole encoded answers
 // derived from the curve cache; every flush empties it.
@@ -20,14 +38,69 @@ func NewAdmin(curves *Curves, channels *ChannelList, store, answers Store) *Admi
 	return &Admin{curves: curves, channels: channels, store: store, answers: answers}
 }
 
-// dropAnswers empties the answer store: its entries are derived from whatever a flush removes.
+// dropAnswers empties this instance's answer store (its entries are derived from whatever a flush
+// removes) and tells the other instances to empty theirs.
 func (a *Admin) dropAnswers(ctx context.Context) error {
 	if a.answers == nil {
 		return nil
 	}
 	_, err := a.answers.DeletePrefix(ctx, "")
-	return err
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return errors.Join(err, a.store.Set(ctx, flushEpochKey, []byte(hex.EncodeToString(b)), 30*24*time.Hour))
 }
+
+// Start watches the shared flush epoch in the background, dropping this instance's kept answers when
+// another instance flushed. Without an answer store it does nothing.
+func (a *Admin) Start(ctx context.Context) {
+	if a.answers == nil {
+		return
+	}
+	ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		t := time.NewTicker(flushWatchInterval)
+		defer t.Stop()
+		for {
+			a.checkFlushEpoch(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// Close stops the watch and waits for it.
+func (a *Admin) Close() {
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.wg.Wait()
+}
+
+// checkFlushEpoch drops the kept answers when the shared flush epoch changed since the last look.
+func (a *Admin) checkFlushEpoch(ctx context.Context) {
+	vals, err := a.store.GetMany(ctx, []string{flushEpochKey})
+	if err != nil || len(vals) == 0 {
+		return // store unavailable: keep what we have; answers of settled windows do not go stale
+	}
+	epoch := string(vals[0])
+	if epoch != a.seenEpoch {
+		if a.seenEpoch != "" || epoch != "" {
+			_, _ = a.answers.DeletePrefix(ctx, "")
+		}
+		a.seenEpoch = epoch
+	}
+}
+
+// NoteAnswerHit counts an answer served from the answer store (the server calls it).
+func (a *Admin) NoteAnswerHit() { a.answerHits.Add(1) }
+
+// AnswerHits counts answers served from the answer store.
+func (a *Admin) AnswerHits() uint64 { return a.answerHits.Load() }
 
 // AdminStats is what GET /maintenance/cache answers.
 type AdminStats struct {
@@ -37,6 +110,8 @@ type AdminStats struct {
 	// the maintenance route only).
 	Store      StoreStats
 	StoreError string `json:",omitempty"`
+	// AnswerHits counts curve answers served whole from the answer store (not in Curves.Hits).
+	AnswerHits uint64
 	// UpstreamCallsSaved counts data-api requests this instance did not make: chunks served from the
 	// cache, chunk loads answered by another caller's fetch, and live searches answered from the
 	// search cache.
@@ -45,7 +120,7 @@ type AdminStats struct {
 
 // Stats gathers the counters of this instance and the store's size.
 func (a *Admin) Stats(ctx context.Context) AdminStats {
-	st := AdminStats{Curves: a.curves.Stats(), Channels: a.channels.Stats()}
+	st := AdminStats{Curves: a.curves.Stats(), Channels: a.channels.Stats(), AnswerHits: a.AnswerHits()}
 	var err error
 	if st.Store, err = a.store.Stats(ctx); err != nil {
 		st.StoreError = err.Error()

@@ -17,8 +17,14 @@ import (
 // chunk's open-tail copy fresh for seconds, far less than the settle time), so the answer can never
 // change until an operator flushes it.
 
-// answerTTL bounds how long a kept answer lives (the curve cache keeps final chunks as long).
-const answerTTL = 7 * 24 * time.Hour
+// answerTTL bounds how long a kept answer lives. Short on purpose: it bounds the damage of anything
+// the settle rule below cannot see (an upstream stream cut between frames looks complete), while
+// repeated requests within it cost nothing.
+const answerTTL = 10 * time.Minute
+
+// tailSlack is added to the settle time: a chunk holding "now" may be served from a copy fetched up to
+// the curve cache's TailTTL (5 s) ago, so the window must have ended settle before that fetch.
+const tailSlack = 10 * time.Second
 
 // answerKey names one answer: everything that shapes it, the channel_name exactly as sent included
 // (it names the output maps).
@@ -35,14 +41,19 @@ func answerKey(r curveRequest, ref daqbuf.ChannelRef, isString bool) string {
 	return b.String()
 }
 
-// settledWindow says whether [begin, end) ended long enough ago for its answer to be final: before
-// now − max(settle, 2 bins of the width data-api picks), the curve cache's own rule.
+// settledWindow says whether the answer for [begin, end) is final: its last bin (which may end up to one
+// bin after end) ended before now − max(settle, 2 bins) − tailSlack, the curve cache's own rule plus
+// the age of the copy a hit may come from.
 func (s *Server) settledWindow(r curveRequest, rng daqbuf.Range) bool {
-	settle := s.cfg.Settle
+	settle, last := s.cfg.Settle, rng.End
 	if r.numBins > 0 {
-		settle = max(settle, time.Duration(2*daqbuf.WidthForCount(rng, int(r.numBins))))
+		w := daqbuf.WidthForCount(rng, int(r.numBins))
+		settle = max(settle, time.Duration(2*w))
+		if w > 0 {
+			last = daqbuf.GridRange(rng, w).End
+		}
 	}
-	return rng.End <= s.cfg.Now().Add(-settle).UnixNano()
+	return last <= s.cfg.Now().Add(-settle-tailSlack).UnixNano()
 }
 
 // cachedAnswer returns a kept answer, or nil.

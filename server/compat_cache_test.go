@@ -344,3 +344,57 @@ func TestCacheColdBurstTwoInstancesOneRedis(t *testing.T) {
 	}
 	t.Logf("%d chunks, each fetched once, for 200 requests over two instances", len(seen))
 }
+
+// A flush on one instance reaches the answers another instance keeps in process (within the watch
+// interval of two seconds).
+func TestCacheFlushReachesOtherInstancesAnswers(t *testing.T) {
+	prefix := redistest.Prefix(t)
+	newStore := func() cache.Store { return cache.NewRedis(redistest.Client(t), cache.RedisConfig{Prefix: prefix}) }
+	a := newTestEnv(t, withCache(newStore(), cache.CurvesConfig{}))
+	b := a.sibling(t, withCache(newStore(), cache.CurvesConfig{}))
+	end := time.Now().Add(-30 * time.Hour)
+	path := binnedPath("SIM-F64:RAMP", end.Add(-time.Hour), end, 100)
+	b.do(t, http.MethodGet, path, "")
+	b.do(t, http.MethodGet, path, "") // chunk hit: b keeps the answer
+	if n := answersKept(t, b); n != 1 {
+		t.Fatalf("b keeps %d answers, want 1", n)
+	}
+	if r := a.do(t, http.MethodDelete, "/maintenance/cache/curves?channel_name=SIM-F64:RAMP", ""); r.status != http.StatusOK {
+		t.Fatalf("flush on a: %d %s", r.status, r.body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for answersKept(t, b) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("b still keeps its answer 10 s after a flush on a")
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the other instance's watch, not waiting for readiness
+	}
+	if got := b.do(t, http.MethodGet, path, "").header.Get("X-Cache"); got != "miss" {
+		t.Errorf("b after the flush: X-Cache %q, want miss", got)
+	}
+}
+
+func TestSettledWindow(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	s := New(Config{Now: func() time.Time { return now }}, Deps{})
+	ms := func(d time.Duration) int64 { return now.Add(d).UnixMilli() }
+	tests := []struct {
+		name       string
+		beg, end   time.Duration
+		bins       int64
+		wantSettle bool
+	}{
+		{"raw, ended 2 min ago", -time.Hour, -2 * time.Minute, 0, true},
+		{"raw, ended 65 s ago (inside settle + slack)", -time.Hour, -65 * time.Second, 0, false},
+		{"binned 1 min bins, ended 3 min ago", -100 * time.Minute, -3 * time.Minute, 100, true},
+		{"binned 1 h bins, ended 2.5 h ago: last bin may end 2 h ago, settle is 2 h + slack", -(100*time.Hour + 150*time.Minute), -150 * time.Minute, 100, false},
+		{"binned 1 h bins, ended 4 h ago", -104 * time.Hour, -4 * time.Hour, 100, true},
+	}
+	for _, tt := range tests {
+		r := curveRequest{beginMs: ms(tt.beg), endMs: ms(tt.end), numBins: tt.bins}
+		rng := daqbuf.Range{Beg: r.beginMs * 1e6, End: r.endMs * 1e6}
+		if got := s.settledWindow(r, rng); got != tt.wantSettle {
+			t.Errorf("%s: settled %v, want %v", tt.name, got, tt.wantSettle)
+		}
+	}
+}

@@ -140,6 +140,8 @@ func (e *testEnv) start(t *testing.T, set envSettings) {
 		c := cache.NewCurves(e.client, set.cacheStore, set.curvesConfig)
 		answers := cache.NewMemory(cache.MemoryConfig{MaxBytes: 16 << 20})
 		curves, admin, set.answers = c, cache.NewAdmin(c, e.channels, set.cacheStore, answers), answers
+		admin.Start(context.Background())
+		t.Cleanup(admin.Close)
 	}
 	e.srv = New(set.server, Deps{Dashboards: e.store, Channels: e.channels, Curves: curves, Cache: admin, Answers: set.answers,
 		Logger: set.logger, Metrics: set.metrics})

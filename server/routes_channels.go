@@ -150,6 +150,9 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 	ref := daqbuf.ChannelRef{Backend: r.backend, Name: ch.Name, SeriesID: ch.SeriesID}
 	key := answerKey(r, ref, cv.isString)
 	if body := s.cachedAnswer(ctx, key); body != nil {
+		if s.deps.Cache != nil {
+			s.deps.Cache.NoteAnswerHit()
+		}
 		c.Set(headerCache, string(cache.StatusHit))
 		return jsonBytes(c, http.StatusOK, body)
 	}

@@ -54,7 +54,7 @@ func (c cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	counter(descCurveAnswers, curves.Hits, "hit")
+	counter(descCurveAnswers, curves.Hits+c.admin.AnswerHits(), "hit")
 	counter(descCurveAnswers, curves.PartialHits, "partial")
 	counter(descCurveAnswers, curves.Misses, "miss")
 	counter(descCurveAnswers, curves.Stale, "stale")

@@ -107,6 +107,8 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 	// Encoded answers of settled windows, per instance (see server/answers.go).
 	answers := cache.NewMemory(cache.MemoryConfig{MaxBytes: 64 << 20})
 	admin := cache.NewAdmin(curves, channels, store, answers)
+	admin.Start(ctx)
+	cleanup.add(func(context.Context) { admin.Close() })
 	var curveSource server.CurveSource = curves
 	if !cfg.CurveCache {
 		curveSource, answers = cache.Direct{Client: client}, nil
