@@ -308,12 +308,25 @@ func (c *Curves) Stats() CurveStats {
 	}
 }
 
+// maxBackendSems bounds the per-backend semaphores: the backend name comes from the request, and a
+// deployment has a handful. Names beyond the bound share one semaphore.
+const maxBackendSems = 64
+
+// overflowSem is the map key of the shared semaphore; no backend name is empty.
+const overflowSem = ""
+
 // semFor returns the fetch semaphore of a backend.
 func (c *Curves) semFor(backend string) *semaphore.Weighted {
 	c.semMu.Lock()
 	defer c.semMu.Unlock()
 	s, ok := c.sems[backend]
 	if !ok {
+		if len(c.sems) >= maxBackendSems {
+			backend = overflowSem
+			if s, ok = c.sems[backend]; ok {
+				return s
+			}
+		}
 		s = semaphore.NewWeighted(int64(c.cfg.FetchConcurrency))
 		c.sems[backend] = s
 	}

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -611,4 +612,17 @@ func binsLen(bs []*daqbuf.BinBatch) int {
 		n += b.Len()
 	}
 	return n
+}
+
+func TestBackendSemaphoresBounded(t *testing.T) {
+	c := NewCurves(nil, NewMemory(MemoryConfig{}), CurvesConfig{})
+	for i := range 1000 {
+		c.semFor(fmt.Sprintf("made-up-backend-%d", i))
+	}
+	if n := len(c.sems); n > maxBackendSems+1 {
+		t.Errorf("%d semaphores for 1000 backend names, want at most %d", n, maxBackendSems+1)
+	}
+	if c.semFor("made-up-backend-999") != c.semFor("made-up-backend-998") {
+		t.Error("names beyond the bound do not share one semaphore")
+	}
 }
