@@ -44,6 +44,9 @@ type CurvesConfig struct {
 	// LockTTL is the lifetime of the cross-instance fetch lock, and the longest another instance
 	// waits for the holder's value before fetching itself. Default 10 s.
 	LockTTL time.Duration
+	// MaxChunks: binned requests needing more chunks than this (num_bins far above a screen's
+	// width) bypass the cache. Default 256 (32 768 bins at 128 per chunk).
+	MaxChunks int
 	// EventChunks is the most chunks an events window is cut into (their length comes from the bin
 	// grid). Default 64.
 	EventChunks int
@@ -101,6 +104,9 @@ func NewCurves(client *daqbuf.Client, store Store, cfg CurvesConfig) *Curves {
 	if cfg.TailTTL <= 0 {
 		cfg.TailTTL = 5 * time.Second
 	}
+	if cfg.MaxChunks <= 0 {
+		cfg.MaxChunks = 256
+	}
 	if cfg.RecheckTTL <= 0 {
 		cfg.RecheckTTL = 10 * time.Minute
 	}
@@ -141,7 +147,9 @@ func NewCurves(client *daqbuf.Client, store Store, cfg CurvesConfig) *Curves {
 func (c *Curves) Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, Status, error) {
 	now := c.cfg.Now().UnixNano()
 	plan, ok := planBins(q, c.cfg.BinsPerChunk, now, c.cfg.Settle)
-	if !ok {
+	if !ok || len(plan.Chunks) > c.cfg.MaxChunks {
+		// A huge bin count would cost one upstream request per BinsPerChunk bins when cold; one
+		// direct request is cheaper than that.
 		return c.directBins(ctx, q)
 	}
 	base := binKeyBase(q.Channel, q.Mode, plan.Width)

@@ -626,3 +626,19 @@ func TestBackendSemaphoresBounded(t *testing.T) {
 		t.Error("names beyond the bound do not share one semaphore")
 	}
 }
+
+// A binned request needing more chunks than MaxChunks goes to data-api as one request.
+func TestHugeBinCountBypassesChunks(t *testing.T) {
+	e := newSimEnv(t)
+	c := e.curves(NewMemory(MemoryConfig{}), CurvesConfig{MaxChunks: 4})
+	q := daqbuf.BinnedQuery{Channel: e.channel(t, "SIM-F64:SINE", true),
+		Range: daqbuf.Range{Beg: e.now() - int64(3*time.Hour), End: e.now() - int64(2*time.Hour)}, BinCount: 3000}
+	e.sim.ResetRequests()
+	got, st := mustBins(t, c, q)
+	if n := len(e.sim.Requests()); n != 1 || st != StatusMiss {
+		t.Errorf("%d data-api requests (status %s), want 1 direct request", n, st)
+	}
+	if d := diffBins(got, directBins(t, e, q)); d != "" {
+		t.Error(d)
+	}
+}
