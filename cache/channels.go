@@ -349,12 +349,13 @@ func (l *ChannelList) LookupSeries(backend string, id uint64) (daqbuf.Channel, b
 	return c.extra.lookupSeries(backend, id)
 }
 
-// Requested puts ch at the front of the recent list. The recent list is per instance.
+// Requested puts ch at the front of the recent list; as in the old backend, the list's startup entries
+// stay behind the requested channels until pushed out. The recent list is per instance.
 func (l *ChannelList) Requested(ch daqbuf.Channel) {
 	l.recentMu.Lock()
 	defer l.recentMu.Unlock()
 	if !l.touched {
-		l.recent, l.touched = nil, true
+		l.recent, l.touched = l.listTail(), true
 	}
 	out := make([]daqbuf.Channel, 0, recentSize)
 	out = append(out, ch)
@@ -378,6 +379,12 @@ func (l *ChannelList) Recent() []daqbuf.Channel {
 	if l.touched {
 		return append([]daqbuf.Channel(nil), l.recent...)
 	}
+	return l.listTail()
+}
+
+// listTail is a copy of the last recentSize channels of the list (most recent first would be
+// meaningless here: the old backend showed the list's last entries).
+func (l *ChannelList) listTail() []daqbuf.Channel {
 	var all []daqbuf.Channel
 	if c := l.cat.Load(); c.base != nil {
 		all = c.base.list

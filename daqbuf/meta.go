@@ -66,6 +66,10 @@ func (c *Client) Search(ctx context.Context, q SearchQuery) ([]Channel, error) {
 		v.Set("icase", "true")
 	}
 	status, body, err := c.getJSON(ctx, "/search/channel", v)
+	if errors.Is(err, ErrChannelNotFound) {
+		// The search endpoint itself is missing (a wrong base URL): not a channel that does not exist.
+		return nil, &UpstreamError{Kind: ErrUpstream, Status: http.StatusNotFound, Message: "search endpoint not found"}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // SchemaFile is the file name the old backend looked for under SCHEMA_PATH.
@@ -50,7 +51,7 @@ func fetchSchema(ctx context.Context, url string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load schema %s: %w", url, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req) // the old backend's limit
 	if err != nil {
 		return nil, fmt.Errorf("load schema %s: %w", url, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -51,7 +52,7 @@ func statusOf(err error) (int, string) {
 	case errors.Is(err, dashboards.ErrProtected):
 		return http.StatusForbidden, msgProtected
 	case errors.Is(err, dashboards.ErrTooLarge):
-		return http.StatusRequestEntityTooLarge, err.Error()
+		return http.StatusRequestEntityTooLarge, tooLargeDetail(err)
 	case errors.Is(err, dashboards.ErrInvalid):
 		return http.StatusUnprocessableEntity, msgValidationFailed
 	case errors.Is(err, dashboards.ErrUnavailable):
@@ -83,4 +84,14 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 			slog.Int("status", status), slog.String("error", err.Error()))
 	}
 	return c.Status(status).JSON(fiber.Map{"detail": detail})
+}
+
+// tooLargeDetail is the old backend's 413 text, "Size N exceeds max M", without our error's operation
+// prefixes.
+func tooLargeDetail(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "size "); i >= 0 {
+		return "S" + msg[i+1:]
+	}
+	return "Dashboard too large"
 }

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -52,7 +55,7 @@ func (s *Server) handleSearch(c *fiber.Ctx) error {
 	}
 	// The old backend asked data-api for texts longer than 4 characters, since its list was stale. An
 	// empty text is never live: data-api answers an empty nameRegex with no channels.
-	live := text != "" && (!allowCached || len(text) > 4)
+	live := text != "" && (!allowCached || utf8.RuneCountInString(text) > 4)
 	chs, err := s.deps.Channels.Search(c.UserContext(), text, backend, live)
 	if err != nil {
 		return err
@@ -121,7 +124,7 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 	}
 	now := s.cfg.Now().UnixMilli()
 	switch {
-	case r.beginMs == 0 || r.endMs == 0:
+	case r.beginMs <= 0 || r.endMs <= 0:
 		return newHTTPError(http.StatusBadRequest, "begin_time or end_time is invalid, must be valid unix time (milliseconds)")
 	case r.beginMs > r.endMs:
 		return newHTTPError(http.StatusBadRequest, "begin_time must not be after end_time")
@@ -292,7 +295,8 @@ func (s *Server) handleRawLink(c *fiber.Ctx) error {
 	if err := q.Err(); err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"link": rawLink(s.cfg.DaqbufPublicURL, backend, name, begin, end)})
+	// Written without HTML escaping (Go's would turn & into \u0026): the same text FastAPI sent.
+	return jsonBytes(c, http.StatusOK, appendRawLinkJSON(rawLink(s.cfg.DaqbufPublicURL, backend, name, begin, end)))
 }
 
 // rawLink is the data-api events URL the browser downloads from: dates in UTC with milliseconds in the
@@ -305,4 +309,13 @@ func rawLink(base, backend, name string, beginMs, endMs int64) string {
 		"&channelName=" + url.QueryEscape(name) +
 		"&begDate=" + url.QueryEscape(date(beginMs)) +
 		"&endDate=" + url.QueryEscape(date(endMs))
+}
+
+// appendRawLinkJSON writes {"link": "..."} as FastAPI did, without Go's HTML escaping of &, < and >.
+func appendRawLinkJSON(link string) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(map[string]string{"link": link})
+	return bytes.TrimRight(b.Bytes(), "\n")
 }

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/dashboards"
+)
+
+// Points found in review against the contract.
+func TestCompatReviewPoints(t *testing.T) {
+	e := newTestEnv(t, withStore(func(c *dashboards.Config) { c.MaxSingleBytes = 30 }))
+
+	t.Run("raw link is written without HTML escapes", func(t *testing.T) {
+		r := e.do(t, http.MethodGet, "/channels/raw-link?channel_name=A&begin_time=1&end_time=2", "")
+		if !strings.Contains(string(r.body), "&channelName=A&begDate=") || strings.Contains(string(r.body), `\u0026`) {
+			t.Errorf("raw link body %s", r.body)
+		}
+	})
+	t.Run("negative times are 400", func(t *testing.T) {
+		r := e.do(t, http.MethodGet, "/channels/curve?channel_name=SIM-F64:SINE&begin_time=-5&end_time=1000&num_bins=3", "")
+		if r.status != http.StatusBadRequest {
+			t.Errorf("begin_time=-5: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("413 detail as the old backend", func(t *testing.T) {
+		r := e.do(t, http.MethodPost, "/dashboard/", `{"dashboard":{"widgets":[]}}`)
+		if r.status != http.StatusRequestEntityTooLarge || !regexp.MustCompile(`^\{"detail":"Size \d+ exceeds max 30"\}$`).Match(r.body) {
+			t.Errorf("oversized dashboard: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// A data-api that answers 404 to everything (a wrong DAQBUF_DEFAULT_URL) is an upstream failure, not a
+// missing channel.
+func TestCompatSearchUpstream404Is500(t *testing.T) {
+	up := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(up.Close)
+	client, err := daqbuf.New(daqbuf.Config{BaseURL: up.URL + "/api/4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Config{}, Deps{Channels: cache.NewChannelList(client, cache.ChannelListConfig{}), Curves: cache.Direct{Client: client}})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	e := &testEnv{url: hs.URL}
+	r := e.do(t, http.MethodGet, "/channels/search?search_text=abcdef", "")
+	if r.status != http.StatusInternalServerError || string(r.body) != `{"detail":"Error fetching data from backend"}` {
+		t.Errorf("search with data-api answering 404: %d %s", r.status, r.body)
+	}
+}
