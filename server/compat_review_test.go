@@ -54,3 +54,16 @@ func TestCompatSearchUpstream404Is500(t *testing.T) {
 		t.Errorf("search with data-api answering 404: %d %s", r.status, r.body)
 	}
 }
+
+func TestCompatRawValuesBounded(t *testing.T) {
+	e := newTestEnv(t, withServer(func(c *Config) { c.MaxRawValues = 1000 }))
+	end := int64(1747405000000)
+	r := e.do(t, http.MethodGet, curvePath("SIM-DENSE:100HZ", "sf-databuffer", end-20_000, end), "") // 2 000 events
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "too many raw values (2000") {
+		t.Errorf("2 000 raw events with a bound of 1 000: %d %s", r.status, r.body)
+	}
+	r = e.do(t, http.MethodGet, curvePath("SIM-DENSE:100HZ", "sf-databuffer", end-5_000, end), "") // 500 events
+	if r.status != http.StatusOK {
+		t.Errorf("500 raw events: %d", r.status)
+	}
+}

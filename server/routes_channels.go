@@ -163,6 +163,10 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if n := rawValues(cv.events); cv.raw && n > s.cfg.MaxRawValues {
+		return newHTTPError(http.StatusBadRequest, "too many raw values ("+strconv.Itoa(n)+", at most "+
+			strconv.Itoa(s.cfg.MaxRawValues)+"): ask for fewer by giving num_bins or a shorter window")
+	}
 	c.Set(headerCache, string(status))
 	body := appendCurveJSON(make([]byte, 0, cv.sizeHint()), cv)
 	s.keepAnswer(ctx, key, status, s.settledWindow(r, rng), body)
@@ -258,6 +262,15 @@ func eventsInBins(bins []*daqbuf.BinBatch) uint64 {
 		for _, c := range b.Counts {
 			n += c
 		}
+	}
+	return n
+}
+
+// rawValues counts the values a raw answer would hold: one per event, or one per waveform element.
+func rawValues(events []*daqbuf.EventBatch) int {
+	n := 0
+	for _, b := range events {
+		n += b.Len() * max(b.Values.Width, 1)
 	}
 	return n
 }

@@ -36,6 +36,9 @@ type Config struct {
 	Deadlines Deadlines
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// MaxRawValues bounds a raw curve answer: events times waveform length. Larger answers are refused
+	// with 400 (ask for num_bins), so one request cannot hold hundreds of megabytes. Default 2 000 000.
+	MaxRawValues int
 	// Settle is how long after a window's end its curve answer is final, for the answer cache; at least
 	// the curve cache's own settle time. Default 60 s.
 	Settle time.Duration
@@ -104,6 +107,9 @@ func New(cfg Config, deps Deps) *Server {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.MaxRawValues <= 0 {
+		cfg.MaxRawValues = 2_000_000
 	}
 	if cfg.Settle <= 0 {
 		cfg.Settle = time.Minute
