@@ -33,6 +33,9 @@ type CurvesConfig struct {
 	// that stopped, or a stream cut without a marker: indistinguishable) is used before it is
 	// fetched again. Default 10 min.
 	RecheckTTL time.Duration
+	// StaleAfter: a chunk that has a stale copy is waited for at most this long; then the copy is
+	// served (X-Cache: stale) and the fetch finishes in the background. Default 5 s.
+	StaleAfter time.Duration
 	// MaxEntryBytes: chunks whose encoded value is larger are served but not stored. Default 4 MiB.
 	MaxEntryBytes int
 	// FetchConcurrency bounds the concurrent chunk fetches per backend, across all requests.
@@ -103,6 +106,9 @@ func NewCurves(client *daqbuf.Client, store Store, cfg CurvesConfig) *Curves {
 	}
 	if cfg.TailTTL <= 0 {
 		cfg.TailTTL = 5 * time.Second
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = 5 * time.Second
 	}
 	if cfg.MaxChunks <= 0 {
 		cfg.MaxChunks = 256

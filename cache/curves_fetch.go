@@ -81,7 +81,7 @@ func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte
 			if gctx.Err() != nil {
 				return gctx.Err() // the request already failed: start no more fetches for it
 			}
-			v, err := c.loadChunk(gctx, jobs[i])
+			v, err := c.loadChunk(gctx, jobs[i], stale[i] != nil)
 			if err == nil {
 				vals[i] = v
 				return nil
@@ -109,10 +109,20 @@ func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte
 	return vals, StatusPartial, nil
 }
 
+// errSlow: a chunk with a stale copy took longer than StaleAfter; the copy is served meanwhile.
+var errSlow = errors.New("cache: data-api slower than StaleAfter")
+
 // loadChunk fetches one chunk through singleflight: concurrent loads of the same key in this process
 // share one fetch, which runs detached from any one caller's context (with FetchTimeout), so a
-// caller leaving does not fail the others.
-func (c *Curves) loadChunk(ctx context.Context, j chunkJob) ([]byte, error) {
+// caller leaving does not fail the others. When the chunk has a stale copy, the caller waits at most
+// StaleAfter (errSlow); the fetch goes on and stores its result for the next request.
+func (c *Curves) loadChunk(ctx context.Context, j chunkJob, hasStale bool) ([]byte, error) {
+	var slow <-chan time.Time
+	if hasStale {
+		t := time.NewTimer(c.cfg.StaleAfter)
+		defer t.Stop()
+		slow = t.C
+	}
 	ran := false
 	res := c.flight.DoChan(j.key, func() (any, error) {
 		ran = true
@@ -129,6 +139,8 @@ func (c *Curves) loadChunk(ctx context.Context, j chunkJob) ([]byte, error) {
 			return nil, r.Err
 		}
 		return r.Val.([]byte), nil
+	case <-slow:
+		return nil, errSlow
 	case <-ctx.Done():
 		return nil, ctxError(ctx)
 	}

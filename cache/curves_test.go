@@ -642,3 +642,26 @@ func TestHugeBinCountBypassesChunks(t *testing.T) {
 		t.Error(d)
 	}
 }
+
+// TestSlowDataAPIServesStale: data-api slower than StaleAfter with a warm cache → the stale copies are
+// served without waiting for the fetch, which finishes and refreshes the store afterwards.
+func TestSlowDataAPIServesStale(t *testing.T) {
+	e := newSimEnv(t)
+	c := e.curves(NewMemory(MemoryConfig{}), CurvesConfig{StaleAfter: 100 * time.Millisecond})
+	ch := e.channel(t, "SIM-F64:SINE", false)
+	q := daqbuf.BinnedQuery{Channel: ch, Range: daqbuf.Range{Beg: e.now() - int64(10*time.Minute), End: e.now()}, BinCount: 600}
+	warm, _ := mustBins(t, c, q)
+	e.clock.Advance(10 * time.Second) // the tail chunk is stale now
+	e.sim.SetFault(sim.Fault{Latency: 2 * time.Second, Count: 1})
+	start := time.Now()
+	got, st, err := c.Bins(context.Background(), q)
+	if err != nil || st != StatusStale {
+		t.Fatalf("slow data-api, warm cache: status %s, err %v; want stale", st, err)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("answered after %s: waited for the slow fetch", el)
+	}
+	if d := diffBins(got, warm); d != "" {
+		t.Errorf("stale answer: %s", d)
+	}
+}
