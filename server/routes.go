@@ -87,8 +87,9 @@ func (s *Server) routes() []route {
 				{name: "channel_name", typ: "string", required: true, doc: "channel name, or its seriesId (all digits)"},
 				{name: "backend", typ: "string", def: "sf-databuffer", doc: "data-api backend"},
 			}},
+		// Operational data, so protected like the maintenance routes (token, separate listener).
 		{method: "GET", path: "/metrics", summary: "Prometheus metrics (text format)", tag: "operations",
-			deadline: d.Root, handler: s.handleMetrics()},
+			deadline: d.Root, maintenance: true, handler: s.handleMetrics()},
 		{method: "GET", path: "/openapi.json", summary: "This API as OpenAPI 3", tag: "docs", deadline: d.Root,
 			handler: s.handleOpenAPI},
 		{method: "GET", path: "/docs", summary: "Readable API documentation", tag: "docs", deadline: d.Root,
