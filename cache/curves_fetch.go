@@ -167,7 +167,9 @@ func (c *Curves) fetchShared(ctx context.Context, j chunkJob) ([]byte, error) {
 		return v, nil
 	}
 	if owned {
+		stop := c.renewLock(ctx, lockKeyPrefix+j.key)
 		defer func() {
+			stop()
 			if err := c.store.Unlock(context.WithoutCancel(ctx), lockKeyPrefix+j.key); err != nil {
 				c.storeFailed("unlock", err)
 			}
@@ -207,11 +209,13 @@ func (c *Curves) fetchShared(ctx context.Context, j chunkJob) ([]byte, error) {
 
 // coordinate takes the chunk's cross-instance lock. It returns owned when this instance holds it
 // and must fetch; a fresh value when another instance (or an earlier holder) stored one meanwhile;
-// neither when the store is unavailable or the holder took longer than LockTTL, in which case this
+// neither when the store is unavailable or the lock outlived FetchTimeout + LockTTL, in which case this
 // instance fetches without the lock.
 func (c *Curves) coordinate(ctx context.Context, j chunkJob) (owned bool, val []byte, err error) {
 	lock := lockKeyPrefix + j.key
-	deadline := time.Now().Add(c.cfg.LockTTL)
+	// A live holder renews its lock for as long as its fetch may take; a dead one's lock expires
+	// after LockTTL and is then taken here. So waiting this long only bounds a store that misbehaves.
+	deadline := time.Now().Add(c.cfg.FetchTimeout + c.cfg.LockTTL)
 	for {
 		got, err := c.store.Lock(ctx, lock, c.cfg.LockTTL)
 		if err != nil {
@@ -319,4 +323,29 @@ func (c *Curves) fetchEvents(ctx context.Context, q daqbuf.EventsQuery, ch chunk
 		outcome: o,
 		encode:  func(h chunkHeader) ([]byte, error) { return encodeEvents(h, batches) },
 	}, nil
+}
+
+// renewLock keeps a held fetch lock alive while the fetch runs (it may take up to FetchTimeout, longer
+// than LockTTL), so that other instances keep waiting for this fetch instead of starting their own
+// against a slow data-api. A holder that dies stops renewing, and the lock expires after LockTTL.
+// The returned function stops the renewal and waits for it.
+func (c *Curves) renewLock(ctx context.Context, key string) (stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(c.cfg.LockTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if held, err := c.store.Extend(ctx, key, c.cfg.LockTTL); err != nil || !held {
+					return
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }

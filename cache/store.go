@@ -29,6 +29,8 @@ type Store interface {
 	Lock(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	// Unlock releases a lock this store instance took; a lock taken by another instance is left alone.
 	Unlock(ctx context.Context, key string) error
+	// Extend renews a lock this store instance holds for another ttl; false when it no longer holds it.
+	Extend(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	// DeletePrefix deletes every value whose key starts with prefix and returns how many.
 	DeletePrefix(ctx context.Context, prefix string) (int, error)
 	// Stats reports the number and size of the values held.

@@ -131,6 +131,18 @@ func (m *Memory) Lock(_ context.Context, key string, ttl time.Duration) (bool, e
 	return true, nil
 }
 
+// Extend renews a lock that is still held (one process: whoever took it).
+func (m *Memory) Extend(_ context.Context, key string, ttl time.Duration) (bool, error) {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if exp, ok := m.locks[key]; !ok || !now.Before(exp) {
+		return false, nil
+	}
+	m.locks[key] = now.Add(ttl)
+	return true, nil
+}
+
 // Unlock releases the lock.
 func (m *Memory) Unlock(_ context.Context, key string) error {
 	m.mu.Lock()

@@ -47,6 +47,7 @@ type Redis struct {
 	br     *breaker
 	token  string // lock owner id of this instance
 	unlock *redis.Script
+	extend *redis.Script
 
 	failures atomic.Uint64
 }
@@ -56,6 +57,9 @@ var _ Store = (*Redis)(nil)
 // unlockScript deletes a lock only when it still holds our token: a lock that expired and was
 // taken by another instance must survive our late Unlock.
 const unlockScript = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`
+
+// extendScript renews a lock only while it holds our token.
+const extendScript = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`
 
 // NewRedis wraps client; it does no I/O. The client stays owned by the caller.
 func NewRedis(client redis.UniversalClient, cfg RedisConfig) *Redis {
@@ -81,7 +85,7 @@ func NewRedis(client redis.UniversalClient, cfg RedisConfig) *Redis {
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go ≥ 1.24)
 	return &Redis{
 		client: client, cfg: cfg, br: newBreaker(cfg.BreakerFailures, cfg.BreakerCooldown, cfg.Now),
-		token: hex.EncodeToString(b), unlock: redis.NewScript(unlockScript),
+		token: hex.EncodeToString(b), unlock: redis.NewScript(unlockScript), extend: redis.NewScript(extendScript),
 	}
 }
 
@@ -199,6 +203,20 @@ func (r *Redis) Lock(ctx context.Context, key string, ttl time.Duration) (bool, 
 		return err
 	})
 	return got, err
+}
+
+// Extend renews the lock for ttl if this instance still holds it.
+func (r *Redis) Extend(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	var n int64
+	err := r.do(ctx, "extend lock", func(ctx context.Context) error {
+		var err error
+		n, err = r.extend.Run(ctx, r.client, []string{r.cfg.Prefix + key}, r.token, ttl.Milliseconds()).Int64()
+		if errors.Is(err, redis.Nil) {
+			return nil
+		}
+		return err
+	})
+	return n == 1, err
 }
 
 // Unlock deletes the lock if this instance still holds it.
