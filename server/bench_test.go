@@ -126,3 +126,49 @@ func BenchmarkCurveBinned2000(b *testing.B) {
 	lat.report(b, "")
 	upLat.report(b, "upstream-")
 }
+
+// BenchmarkCurveChunkHit2000 is the chunk-hit path of the curve cache without the answer cache: each
+// iteration asks for a different 2 000-bin window (shifted by whole bins) whose chunks are all in the
+// in-process store, so the time is reading the chunks, decoding, cutting and encoding 258 KB of JSON.
+func BenchmarkCurveChunkHit2000(b *testing.B) {
+	s := sim.New(sim.Config{})
+	upSrv := httptest.NewServer(s)
+	defer upSrv.Close()
+	client, err := daqbuf.New(daqbuf.Config{BaseURL: upSrv.URL + "/api/4"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	channels := cache.NewChannelList(client, cache.ChannelListConfig{})
+	if err := channels.Refresh(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	curves := cache.NewCurves(client, cache.NewMemory(cache.MemoryConfig{}), cache.CurvesConfig{})
+	srv := New(Config{}, Deps{Channels: channels, Curves: curves})
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+
+	end := time.Now().Add(-24 * time.Hour).Truncate(time.Hour)
+	window := 2000 * time.Minute // 1-min bins: exactly 2 000
+	url := func(shift int) string {
+		e := end.Add(-time.Duration(shift) * time.Minute)
+		return hs.URL + "/channels/curve?channel_name=SIM-F64:SINE&backend=sf-databuffer&num_bins=2000" +
+			"&begin_time=" + strconv.FormatInt(e.Add(-window).UnixMilli(), 10) + "&end_time=" + strconv.FormatInt(e.UnixMilli(), 10)
+	}
+	hc := &http.Client{}
+	for shift := 0; shift < 1000; shift += 100 { // warm every chunk the shifted windows touch
+		getAll(b, hc, url(shift), "")
+	}
+	lat := make(latencies, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		getAll(b, hc, url(1+i%999), "")
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	lat.report(b, "")
+	if st := curves.Stats(); st.Misses+st.PartialHits > 10 {
+		b.Errorf("not a chunk-hit benchmark: %+v", st)
+	}
+}

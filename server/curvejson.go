@@ -84,22 +84,20 @@ func binMid(b *daqbuf.BinBatch, i int) int64 {
 
 func appendBinnedCurve(dst []byte, c *curve) []byte {
 	avg, stddev := intervalStats(c.bins)
+	rows := c.keptBins()
 	for m, suffix := range []string{"", "_min", "_max"} {
 		if m > 0 {
 			dst = append(dst, ',')
 		}
 		dst = appendJSONString(dst, c.name+suffix)
 		dst = append(dst, `:{`...)
-		first := true
-		for _, b := range c.bins {
-			col := [3][]float64{b.Avgs, b.Mins, b.Maxs}[m]
-			for i := range b.Ts1 {
-				if !c.keepBin(b, i) {
-					continue
-				}
-				dst = appendKey(dst, &first, binMid(b, i))
-				dst = appendFloat(dst, col[i])
+		for k, r := range rows {
+			if k > 0 {
+				dst = append(dst, ',')
 			}
+			dst = append(dst, r.key...)
+			b := c.bins[r.batch]
+			dst = appendFloat(dst, [3][]float64{b.Avgs, b.Mins, b.Maxs}[m][r.index])
 		}
 		dst = append(dst, '}')
 	}
@@ -110,19 +108,44 @@ func appendBinnedCurve(dst []byte, c *curve) []byte {
 	dst = append(dst, `,"interval_stddev":`...)
 	dst = appendFloat(dst, stddev)
 	dst = append(dst, `,"pointMeta":{`...)
-	first := true
-	for _, b := range c.bins {
+	for k, r := range rows {
+		if k > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, r.key...)
+		dst = append(dst, `{"count":`...)
+		dst = strconv.AppendUint(dst, c.bins[r.batch].Counts[r.index], 10)
+		dst = append(dst, '}')
+	}
+	return append(dst, `}}`...)
+}
+
+// binRow is one bin of the answer: where it is, and its map key `"<midpoint>":` already encoded, since
+// the same key is written into four maps.
+type binRow struct {
+	batch, index int
+	key          []byte
+}
+
+// keptBins lists the bins that appear in the answer, in order, with their encoded keys (all keys
+// share one buffer).
+func (c *curve) keptBins() []binRow {
+	n := c.binCount()
+	rows := make([]binRow, 0, n)
+	keys := make([]byte, 0, n*23)
+	for bi, b := range c.bins {
 		for i := range b.Ts1 {
 			if !c.keepBin(b, i) {
 				continue
 			}
-			dst = appendKey(dst, &first, binMid(b, i))
-			dst = append(dst, `{"count":`...)
-			dst = strconv.AppendUint(dst, b.Counts[i], 10)
-			dst = append(dst, '}')
+			start := len(keys)
+			keys = append(keys, '"')
+			keys = strconv.AppendInt(keys, binMid(b, i), 10)
+			keys = append(keys, '"', ':')
+			rows = append(rows, binRow{batch: bi, index: i, key: keys[start:len(keys):len(keys)]})
 		}
 	}
-	return append(dst, `}}`...)
+	return rows
 }
 
 // intervalStats is the mean and population standard deviation of the differences between consecutive
