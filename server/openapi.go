@@ -63,6 +63,9 @@ func (s *Server) openAPI() map[string]any {
 		if r.maintenance && s.cfg.MaintenanceToken != "" {
 			responses["401"] = errResp("Missing or wrong maintenance token")
 		}
+		for code, desc := range routeErrors(r) {
+			responses[code] = errResp(desc)
+		}
 		op["responses"] = responses
 		p := openAPIPath(r.path)
 		item, _ := paths[p].(map[string]any)
@@ -134,4 +137,32 @@ func (s *Server) handleDocs(c *fiber.Ctx) error {
 	b.WriteString("</body></html>")
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.SendString(b.String())
+}
+
+// routeErrors lists the error answers a route can give besides 422 and 504, as statusOf maps them.
+func routeErrors(r route) map[string]string {
+	switch {
+	case r.path == "/channels/curve":
+		return map[string]string{"400": "Invalid times or too many values", "404": "Channel not found in backend",
+			"500": "Error fetching data from backend"}
+	case r.path == "/channels/search":
+		return map[string]string{"400": "Invalid or too long regular expression", "500": "Error fetching data from backend"}
+	case strings.HasPrefix(r.path, "/dashboard"):
+		errs := map[string]string{"404": "Dashboard not found", "503": "Dashboard storage unavailable"}
+		if r.body {
+			errs["413"] = "Dashboard too large"
+		}
+		if r.method == "PATCH" || r.method == "DELETE" {
+			errs["403"] = "Dashboard is protected"
+		}
+		if r.method == "POST" {
+			delete(errs, "404")
+		}
+		return errs
+	case strings.HasPrefix(r.path, "/maintenance/dashboard"):
+		return map[string]string{"404": "Dashboard not found", "503": "Dashboard storage unavailable"}
+	case strings.HasPrefix(r.path, "/maintenance/cache"):
+		return map[string]string{"404": "No cache configured", "500": "Flush failed"}
+	}
+	return nil
 }
