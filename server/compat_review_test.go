@@ -67,3 +67,20 @@ func TestCompatRawValuesBounded(t *testing.T) {
 		t.Errorf("500 raw events: %d", r.status)
 	}
 }
+
+func TestOpenAPIListsErrorAnswers(t *testing.T) {
+	doc := New(Config{}, Deps{}).openAPI()
+	paths := doc["paths"].(map[string]any)
+	responses := func(path, method string) map[string]any {
+		return paths[path].(map[string]any)[method].(map[string]any)["responses"].(map[string]any)
+	}
+	for _, tc := range []struct{ path, method, code string }{
+		{"/channels/curve", "get", "404"}, {"/channels/curve", "get", "500"},
+		{"/dashboard/{id}", "patch", "403"}, {"/dashboard/{id}", "patch", "413"},
+		{"/dashboard/", "post", "413"}, {"/channels/search", "get", "400"},
+	} {
+		if _, ok := responses(tc.path, tc.method)[tc.code]; !ok {
+			t.Errorf("%s %s lacks %s", tc.method, tc.path, tc.code)
+		}
+	}
+}
