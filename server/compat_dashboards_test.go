@@ -370,6 +370,9 @@ func TestCompatDashboardTooLarge(t *testing.T) {
 				if got := r.header.Get("Access-Control-Allow-Origin"); got != "http://localhost:3000" {
 					t.Errorf("Access-Control-Allow-Origin %q on the 413", got)
 				}
+				if r.header.Get("X-Request-ID") == "" {
+					t.Error("no X-Request-ID on the 413")
+				}
 				if tt.detail != "" {
 					wantDetail(t, r, http.StatusRequestEntityTooLarge, tt.detail)
 					return

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 
@@ -26,7 +27,7 @@ func (s *Server) edge(app *fiber.App) http.Handler {
 		req := fasthttp.AcquireRequest()
 		defer fasthttp.ReleaseRequest(req)
 		if r.ContentLength > limit {
-			writeEdgeError(w, r, http.StatusRequestEntityTooLarge, msgBodyTooLarge)
+			s.writeEdgeError(w, r, http.StatusRequestEntityTooLarge, msgBodyTooLarge)
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody {
@@ -34,10 +35,10 @@ func (s *Server) edge(app *fiber.App) http.Handler {
 			var tooLarge *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooLarge):
-				writeEdgeError(w, r, http.StatusRequestEntityTooLarge, msgBodyTooLarge)
+				s.writeEdgeError(w, r, http.StatusRequestEntityTooLarge, msgBodyTooLarge)
 				return
 			case err != nil:
-				writeEdgeError(w, r, http.StatusBadRequest, "could not read request body: "+err.Error())
+				s.writeEdgeError(w, r, http.StatusBadRequest, "could not read request body: "+err.Error())
 				return
 			}
 			req.Header.SetContentLength(int(n))
@@ -79,7 +80,14 @@ func requestContext(c *fiber.Ctx) context.Context {
 
 // writeEdgeError answers a request the Fiber app never sees, with the CORS headers its middleware would
 // have set: without them a cross-origin frontend cannot read the status.
-func writeEdgeError(w http.ResponseWriter, r *http.Request, status int, detail string) {
+func (s *Server) writeEdgeError(w http.ResponseWriter, r *http.Request, status int, detail string) {
+	id := r.Header.Get(headerRequestID)
+	if !validRequestID(id) {
+		id = newRequestID()
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("request_id", id),
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
+		slog.String("error", detail))
 	var b bytes.Buffer
 	b.WriteString(`{"detail":`)
 	b.Write(appendJSONString(nil, detail))
@@ -91,6 +99,7 @@ func writeEdgeError(w http.ResponseWriter, r *http.Request, status int, detail s
 		h.Add("Vary", "Origin")
 	}
 	h.Set("Content-Type", "application/json")
+	h.Set(headerRequestID, id)
 	h.Set("Connection", "close")
 	w.WriteHeader(status)
 	_, _ = w.Write(b.Bytes())

@@ -25,14 +25,18 @@ const (
 func (s *Server) requestID(c *fiber.Ctx) error {
 	id := c.Get(headerRequestID)
 	if !validRequestID(id) {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
+		id = newRequestID()
 	}
 	c.Locals(localRequestID, id)
 	c.Set(headerRequestID, id)
 	c.SetUserContext(requestContext(c))
 	return c.Next()
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func validRequestID(id string) bool {
