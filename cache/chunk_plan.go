@@ -257,29 +257,20 @@ func sliceEventBatch(b *daqbuf.EventBatch, lo, hi int) *daqbuf.EventBatch {
 	}
 	v, w := b.Values, max(b.Values.Width, 1)
 	out.Values = daqbuf.Values{Kind: v.Kind, Width: v.Width}
-	sub := func(n int) (int, int) { return min(lo*w, n), min(hi*w, n) }
-	if v.Floats != nil {
-		a, z := sub(len(v.Floats))
-		out.Values.Floats = v.Floats[a:z]
-	}
-	if v.Ints != nil {
-		a, z := sub(len(v.Ints))
-		out.Values.Ints = v.Ints[a:z]
-	}
-	if v.Uints != nil {
-		a, z := sub(len(v.Uints))
-		out.Values.Uints = v.Uints[a:z]
-	}
-	if v.Bools != nil {
-		a, z := sub(len(v.Bools))
-		out.Values.Bools = v.Bools[a:z]
-	}
-	if v.Strings != nil {
-		a, z := sub(len(v.Strings))
-		out.Values.Strings = v.Strings[a:z]
-	}
-	if v.Labels != nil {
-		out.Values.Labels = v.Labels[min(lo, len(v.Labels)):min(hi, len(v.Labels))]
-	}
+	out.Values.Floats = span(v.Floats, lo*w, hi*w)
+	out.Values.Ints = span(v.Ints, lo*w, hi*w)
+	out.Values.Uints = span(v.Uints, lo*w, hi*w)
+	out.Values.Bools = span(v.Bools, lo*w, hi*w)
+	out.Values.Strings = span(v.Strings, lo*w, hi*w)
+	out.Values.Labels = span(v.Labels, lo, hi)
 	return out
+}
+
+// span is s[lo:hi] with both ends clamped to len(s), sharing s's memory; nil stays nil (the column is
+// not used by the batch's kind).
+func span[T any](s []T, lo, hi int) []T {
+	if s == nil {
+		return nil
+	}
+	return s[min(lo, len(s)):min(hi, len(s))]
 }
