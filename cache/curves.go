@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
 )
 
 // CurvesConfig configures Curves. Zero values are defaults.
@@ -61,17 +62,6 @@ type CurvesConfig struct {
 
 // pollInterval is how often an instance waiting for another instance's fetch looks for the value.
 const pollInterval = 20 * time.Millisecond
-
-// Status says where an answer came from.
-type Status string
-
-// Answer statuses (the X-Cache header of the HTTP API).
-const (
-	StatusHit     Status = "hit"     // every chunk from the cache: no data-api call
-	StatusPartial Status = "partial" // some chunks from the cache, the rest fetched
-	StatusMiss    Status = "miss"    // no chunk from the cache (or a request the cache does not chunk)
-	StatusStale   Status = "stale"   // data-api failed; stale copies of the failed chunks were served
-)
 
 // Curves is the curve source with the chunked cache: binned and raw requests are cut into fixed,
 // epoch-aligned chunks on data-api's bin grid, read from a Store in one round trip, and only the
@@ -146,11 +136,18 @@ func NewCurves(client *daqbuf.Client, store Store, cfg CurvesConfig) *Curves {
 	}
 }
 
+// Settle is the settle time in use (CurvesConfig.Settle with its default applied).
+func (c *Curves) Settle() time.Duration { return c.cfg.Settle }
+
+// TailTTL is the open-tail lifetime in use (CurvesConfig.TailTTL with its default applied): the oldest
+// copy of a chunk holding now that Bins and Events may serve.
+func (c *Curves) TailTTL() time.Duration { return c.cfg.TailTTL }
+
 // Bins returns the bins data-api returns for q, value for value: w is the width data-api picks,
 // the grid range is read as chunks of BinsPerChunk bins, and the merged chunks are cut to the bins
-// of q. Requests off the grid (w < 20 ms) or invalid ones go to data-api as they are (StatusMiss).
+// of q. Requests off the grid (w < 20 ms) or invalid ones go to data-api as they are (curve.StatusMiss).
 // The batches belong to the caller.
-func (c *Curves) Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, Status, error) {
+func (c *Curves) Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, curve.Status, error) {
 	now := c.cfg.Now().UnixNano()
 	plan, ok := planBins(q, c.cfg.BinsPerChunk, now, c.cfg.Settle)
 	if !ok || len(plan.Chunks) > c.cfg.MaxChunks {
@@ -190,7 +187,7 @@ func newBinBatch(n int) *daqbuf.BinBatch {
 	}
 }
 
-func (c *Curves) directBins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, Status, error) {
+func (c *Curves) directBins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, curve.Status, error) {
 	c.stats.bypass.Add(1)
 	c.stats.upstream.Add(1)
 	b, err := c.direct.bins(ctx, q)
@@ -198,15 +195,15 @@ func (c *Curves) directBins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbu
 		c.stats.errors.Add(1)
 		return nil, "", err
 	}
-	c.stats.count(StatusMiss)
-	return b, StatusMiss, nil
+	c.stats.count(curve.StatusMiss)
+	return b, curve.StatusMiss, nil
 }
 
 // Events returns the events data-api returns for q, in the same order: the window is read as
 // epoch-aligned time chunks (at most about EventChunks of them) and cut. Requests with
-// OneBeforeRange, or invalid ones, go to data-api as they are (StatusMiss). The batches belong to
+// OneBeforeRange, or invalid ones, go to data-api as they are (curve.StatusMiss). The batches belong to
 // the caller.
-func (c *Curves) Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, Status, error) {
+func (c *Curves) Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, curve.Status, error) {
 	now := c.cfg.Now().UnixNano()
 	plan, ok := planEvents(q, c.cfg.EventChunks, now, c.cfg.Settle)
 	if !ok {
@@ -231,7 +228,7 @@ func (c *Curves) Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.Ev
 	return mergeEvents(parts, plan.Window, plan.BegExcl), st, nil
 }
 
-func (c *Curves) directEvents(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, Status, error) {
+func (c *Curves) directEvents(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, curve.Status, error) {
 	c.stats.bypass.Add(1)
 	c.stats.upstream.Add(1)
 	ev, err := c.direct.events(ctx, q)
@@ -239,8 +236,8 @@ func (c *Curves) directEvents(ctx context.Context, q daqbuf.EventsQuery) ([]*daq
 		c.stats.errors.Add(1)
 		return nil, "", err
 	}
-	c.stats.count(StatusMiss)
-	return ev, StatusMiss, nil
+	c.stats.count(curve.StatusMiss)
+	return ev, curve.StatusMiss, nil
 }
 
 // FlushChannel deletes the cached chunks of one channel, under its series id and under its name
@@ -275,7 +272,7 @@ func (c *Curves) FlushAll(ctx context.Context) (int, error) {
 
 // CurveStats are Curves' counters since it was created.
 type CurveStats struct {
-	Hits, PartialHits, Misses, Stale uint64 // answers by Status
+	Hits, PartialHits, Misses, Stale uint64 // answers by curve.Status
 	Bypassed                         uint64 // requests not chunked (off-grid, oneBeforeRange, invalid)
 	ChunkHits                        uint64 // chunks used from the store as they were
 	ChunkMisses                      uint64 // chunks missing or out of date in the store
@@ -297,15 +294,15 @@ type curveCounters struct {
 	inFlight                                      atomic.Int64
 }
 
-func (s *curveCounters) count(st Status) {
+func (s *curveCounters) count(st curve.Status) {
 	switch st {
-	case StatusHit:
+	case curve.StatusHit:
 		s.hits.Add(1)
-	case StatusPartial:
+	case curve.StatusPartial:
 		s.partial.Add(1)
-	case StatusMiss:
+	case curve.StatusMiss:
 		s.misses.Add(1)
-	case StatusStale:
+	case curve.StatusStale:
 		s.stale.Add(1)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/databoard/databoard/cache/redistest"
 	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
 )
 
 // benchHitBins measures a fully cached 2000-bin curve (1 s bins over 2000 s: 16 chunks).
@@ -23,7 +24,7 @@ func benchHitBins(b *testing.B, store Store) {
 	b.ResetTimer()
 	for b.Loop() {
 		_, st, err := c.Bins(ctx, q)
-		if err != nil || st != StatusHit {
+		if err != nil || st != curve.StatusHit {
 			b.Fatalf("status %s, err %v", st, err)
 		}
 	}

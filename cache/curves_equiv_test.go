@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
 	"github.com/databoard/databoard/daqbuf/sim"
 )
 
@@ -64,7 +65,7 @@ func TestBinsIdenticalToDirect(t *testing.T) {
 				}
 				q := w.query(ch, now)
 				want := directBins(t, e, q)
-				for round, wantStatus := range []Status{StatusMiss, StatusHit} {
+				for round, wantStatus := range []curve.Status{curve.StatusMiss, curve.StatusHit} {
 					got, st := mustBins(t, c, q)
 					if d := diffBins(got, want); d != "" {
 						t.Errorf("%s byID=%v %s round %d: %s", simCh.Name, byID, w.name, round, d)
@@ -145,7 +146,7 @@ func TestEventsIdenticalToDirect(t *testing.T) {
 				if d := diffEvents(got, want); d != "" {
 					t.Errorf("%s %s round %d: %s", simCh.Name, w.name, round, d)
 				}
-				if round == 1 && st != StatusHit {
+				if round == 1 && st != curve.StatusHit {
 					t.Errorf("%s %s: second round status %s, want hit", simCh.Name, w.name, st)
 				}
 			}
@@ -171,7 +172,7 @@ func TestEventsOneBeforeRangeBypasses(t *testing.T) {
 	if d := diffEvents(got, want); d != "" || len(flatEvents(got)) != 1 {
 		t.Errorf("oneBeforeRange: %q, %d events (want the one before)", d, len(flatEvents(got)))
 	}
-	if st != StatusMiss || c.Stats().Bypassed != 1 {
+	if st != curve.StatusMiss || c.Stats().Bypassed != 1 {
 		t.Errorf("status %s, stats %+v: want a bypassed miss", st, c.Stats())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
 )
 
 // chunkJob is one chunk of a request: its key, extent and how to fetch it from data-api.
@@ -40,11 +41,11 @@ func (c *Curves) jobs(backend string, base []byte, chunks []chunk, kind byte,
 
 // load returns the encoded value of every job, in order: fresh ones from the store (one round
 // trip), the others fetched in parallel. A failed fetch falls back to the chunk's stale copy when
-// there is one (StatusStale); otherwise the request fails.
-func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte, Status, error) {
+// there is one (curve.StatusStale); otherwise the request fails.
+func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte, curve.Status, error) {
 	vals := make([][]byte, len(jobs))
 	if len(jobs) == 0 {
-		return vals, StatusHit, nil
+		return vals, curve.StatusHit, nil
 	}
 	keys := make([]string, len(jobs))
 	for i, j := range jobs {
@@ -70,7 +71,7 @@ func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte
 	c.stats.chunkHits.Add(uint64(len(jobs) - len(missing)))
 	c.stats.chunkMisses.Add(uint64(len(missing)))
 	if len(missing) == 0 {
-		return vals, StatusHit, nil
+		return vals, curve.StatusHit, nil
 	}
 
 	var usedStale atomic.Bool
@@ -102,11 +103,11 @@ func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte
 	}
 	switch {
 	case usedStale.Load():
-		return vals, StatusStale, nil
+		return vals, curve.StatusStale, nil
 	case len(missing) == len(jobs):
-		return vals, StatusMiss, nil
+		return vals, curve.StatusMiss, nil
 	}
-	return vals, StatusPartial, nil
+	return vals, curve.StatusPartial, nil
 }
 
 // errSlow: a chunk with a stale copy took longer than StaleAfter; the copy is served meanwhile.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/databoard/databoard/cache/redistest"
 	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
 	"github.com/databoard/databoard/daqbuf/sim"
 )
 
@@ -221,7 +222,7 @@ func diffEvents(got, want []*daqbuf.EventBatch) string {
 }
 
 // mustBins runs Curves.Bins and fails the test on error.
-func mustBins(t testing.TB, c *Curves, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, Status) {
+func mustBins(t testing.TB, c *Curves, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, curve.Status) {
 	t.Helper()
 	b, st, err := c.Bins(context.Background(), q)
 	if err != nil {

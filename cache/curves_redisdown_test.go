@@ -7,6 +7,7 @@ import (
 
 	"github.com/databoard/databoard/cache/redistest"
 	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
 )
 
 // TestRedisDownRequestsStillSucceed: Redis going away mid-run costs no failed request (all answered
@@ -26,7 +27,7 @@ func TestRedisDownRequestsStillSucceed(t *testing.T) {
 		queries = append(queries, daqbuf.BinnedQuery{Channel: ch, Range: daqbuf.Range{Beg: beg, End: beg + int64(30*time.Minute)}, BinCount: 500})
 	}
 	mustBins(t, c, queries[0])
-	if _, st := mustBins(t, c, queries[0]); st != StatusHit {
+	if _, st := mustBins(t, c, queries[0]); st != curve.StatusHit {
 		t.Fatalf("Redis up: status %s, want hit", st)
 	}
 
@@ -40,7 +41,7 @@ func TestRedisDownRequestsStillSucceed(t *testing.T) {
 		if d := diffBins(got, directBins(t, e, q)); d != "" {
 			t.Errorf("Redis down, request %d: %s", i, d)
 		}
-		if st != StatusMiss {
+		if st != curve.StatusMiss {
 			t.Errorf("Redis down, request %d: status %s, want miss", i, st)
 		}
 	}
@@ -56,7 +57,7 @@ func TestRedisDownRequestsStillSucceed(t *testing.T) {
 	fwd.start()
 	eventually(t, 10*time.Second, "hits after Redis is back", func() bool {
 		_, st, err := c.Bins(context.Background(), queries[1])
-		return err == nil && st == StatusHit
+		return err == nil && st == curve.StatusHit
 	})
 	if state, _ := store.Breaker(); state != BreakerClosed {
 		t.Errorf("breaker %s after recovery, want closed", state)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
 	"github.com/databoard/databoard/daqbuf/sim"
 )
 
@@ -27,7 +28,7 @@ func TestSameRequestTwiceIsAHit(t *testing.T) {
 		q := daqbuf.BinnedQuery{Channel: e.channel(t, "SIM-F64:NOISE", true),
 			Range: daqbuf.Range{Beg: e.now() - int64(10*time.Minute), End: e.now()}, BinCount: 1920}
 		first, st := mustBins(t, c, q)
-		if st != StatusMiss {
+		if st != curve.StatusMiss {
 			t.Errorf("first: status %s, want miss", st)
 		}
 		e.sim.ResetRequests()
@@ -35,7 +36,7 @@ func TestSameRequestTwiceIsAHit(t *testing.T) {
 		if n, _ := e.upstream(); n != 0 {
 			t.Errorf("second request made %d data-api calls, want 0", n)
 		}
-		if st != StatusHit {
+		if st != curve.StatusHit {
 			t.Errorf("second: status %s, want hit", st)
 		}
 		if d := diffBins(second, first); d != "" || len(flatBins(first).Ts1) < 1920 {
@@ -52,7 +53,7 @@ func TestSameRequestTwiceIsAHit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, _ := e.upstream(); n != 0 || st != StatusHit {
+		if n, _ := e.upstream(); n != 0 || st != curve.StatusHit {
 			t.Errorf("second events request: %d data-api calls, status %s; want 0, hit", n, st)
 		}
 		if d := diffEvents(ev2, ev1); d != "" || len(flatEvents(ev1)) < 170 {
@@ -83,7 +84,7 @@ func TestMovingWindowFetchesLittle(t *testing.T) {
 		if limit := window * 15 / 100; total > limit || n == 0 {
 			t.Errorf("moved past window: asked data-api for %s in %d requests, want > 0 and at most %s", total, n, limit)
 		}
-		if st != StatusPartial {
+		if st != curve.StatusPartial {
 			t.Errorf("moved past window: status %s, want partial", st)
 		}
 		if d := diffBins(got, directBins(t, e, q)); d != "" {
@@ -146,7 +147,7 @@ func TestShiftedAndOverlappingWindowsShareChunks(t *testing.T) {
 	e.sim.ResetRequests()
 	got, st := mustBins(t, c, o)
 	_, total := e.upstream()
-	if limit := 30*time.Minute + span; total > limit || st != StatusPartial {
+	if limit := 30*time.Minute + span; total > limit || st != curve.StatusPartial {
 		t.Errorf("overlapping window: asked for %s (status %s), want at most %s and partial", total, st, limit)
 	}
 	if d := diffBins(got, directBins(t, e, o)); d != "" {
@@ -290,7 +291,7 @@ func TestLateTailDataAfterTailTTL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, _ := e.upstream(); n != 0 || st != StatusHit || evSt != StatusHit {
+		if n, _ := e.upstream(); n != 0 || st != curve.StatusHit || evSt != curve.StatusHit {
 			t.Errorf("within TailTTL: %d data-api calls, status %s/%s; want 0, hit", n, st, evSt)
 		}
 		if diffBins(cached, first) != "" || diffEvents(cachedEv, firstEv) != "" {
@@ -304,7 +305,7 @@ func TestLateTailDataAfterTailTTL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, _ := e.upstream(); n == 0 || st != StatusPartial {
+		if n, _ := e.upstream(); n == 0 || st != curve.StatusPartial {
 			t.Errorf("after TailTTL: %d data-api calls, status %s; want a partial refetch", n, st)
 		}
 		if d := diffBins(fresh, directBins(t, e, q)); d != "" {
@@ -351,7 +352,7 @@ func TestNoHoleBehindTheOldTail(t *testing.T) {
 }
 
 // TestDataAPIDownServesStale: with data-api failing, a warm cache whose tail chunks are stale
-// answers with the stale copies (StatusStale) and keeps them as they were; a cold window fails and
+// answers with the stale copies (curve.StatusStale) and keeps them as they were; a cold window fails and
 // nothing of it is stored.
 func TestDataAPIDownServesStale(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func() Store) {
@@ -376,14 +377,14 @@ func TestDataAPIDownServesStale(t *testing.T) {
 		e.clock.Advance(10 * time.Second)
 		e.sim.SetFault(sim.Fault{Status: http.StatusInternalServerError})
 		got, st, err := c.Bins(context.Background(), q)
-		if err != nil || st != StatusStale {
+		if err != nil || st != curve.StatusStale {
 			t.Fatalf("data-api down, warm cache: status %s, err %v; want stale", st, err)
 		}
 		if d := diffBins(got, warm); d != "" {
 			t.Errorf("stale answer: %s", d)
 		}
 		gotEv, st, err := c.Events(context.Background(), eq)
-		if err != nil || st != StatusStale || diffEvents(gotEv, warmEv) != "" {
+		if err != nil || st != curve.StatusStale || diffEvents(gotEv, warmEv) != "" {
 			t.Errorf("events, data-api down: status %s, err %v; want the stale events", st, err)
 		}
 		after, err := store.GetMany(context.Background(), keys)
@@ -515,9 +516,9 @@ func TestFlushChannelAndFlushAll(t *testing.T) {
 		for i, q := range qs {
 			e.sim.ResetRequests()
 			got, st := mustBins(t, c, q)
-			want := StatusMiss
+			want := curve.StatusMiss
 			if i == 2 {
-				want = StatusHit
+				want = curve.StatusHit
 			}
 			if st != want {
 				t.Errorf("after FlushChannel, query %d: status %s, want %s", i, st, want)
@@ -531,11 +532,11 @@ func TestFlushChannelAndFlushAll(t *testing.T) {
 			t.Errorf("FlushAll: %d, %v; want %d", n, err, 3*chunksPer)
 		}
 		for i, q := range qs {
-			if _, st := mustBins(t, c, q); st != StatusMiss {
+			if _, st := mustBins(t, c, q); st != curve.StatusMiss {
 				t.Errorf("after FlushAll, query %d: status %s, want miss", i, st)
 			}
 		}
-		if _, st := mustBins(t, c, qs[0]); st != StatusHit {
+		if _, st := mustBins(t, c, qs[0]); st != curve.StatusHit {
 			t.Errorf("refilled: status %s, want hit", st)
 		}
 	})
@@ -556,7 +557,7 @@ func TestLargeChunksServedNotStored(t *testing.T) {
 		if d := diffEvents(got, directEvents(t, e, eq)); d != "" || len(flatEvents(got)) != 30000 {
 			t.Errorf("round %d: %q, %d events", round, d, len(flatEvents(got)))
 		}
-		if st != StatusMiss {
+		if st != curve.StatusMiss {
 			t.Errorf("round %d: status %s, want miss (nothing stored)", round, st)
 		}
 	}
@@ -598,7 +599,7 @@ func TestDroppedBinnedFramesAreNotKept(t *testing.T) {
 			t.Fatalf("with frames dropped: %d bins, want 0 (the fault did not apply)", n)
 		}
 		got, st := mustBins(t, c, q)
-		if st == StatusHit {
+		if st == curve.StatusHit {
 			t.Error("the empty answer of a cut stream was served from the cache")
 		}
 		if d := diffBins(got, directBins(t, e, q)); d != "" {
@@ -636,7 +637,7 @@ func TestHugeBinCountBypassesChunks(t *testing.T) {
 		Range: daqbuf.Range{Beg: e.now() - int64(3*time.Hour), End: e.now() - int64(2*time.Hour)}, BinCount: 3000}
 	e.sim.ResetRequests()
 	got, st := mustBins(t, c, q)
-	if n := len(e.sim.Requests()); n != 1 || st != StatusMiss {
+	if n := len(e.sim.Requests()); n != 1 || st != curve.StatusMiss {
 		t.Errorf("%d data-api requests (status %s), want 1 direct request", n, st)
 	}
 	if d := diffBins(got, directBins(t, e, q)); d != "" {
@@ -656,7 +657,7 @@ func TestSlowDataAPIServesStale(t *testing.T) {
 	e.sim.SetFault(sim.Fault{Latency: 2 * time.Second, Count: 1})
 	start := time.Now()
 	got, st, err := c.Bins(context.Background(), q)
-	if err != nil || st != StatusStale {
+	if err != nil || st != curve.StatusStale {
 		t.Fatalf("slow data-api, warm cache: status %s, err %v; want stale", st, err)
 	}
 	if el := time.Since(start); el > time.Second {

@@ -6,6 +6,12 @@ import (
 	"io"
 
 	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
+)
+
+var (
+	_ curve.Source = Direct{}
+	_ curve.Source = (*Curves)(nil)
 )
 
 // Direct is the curve source without a cache: every request goes to data-api, read frame by frame.
@@ -13,16 +19,16 @@ type Direct struct {
 	Client *daqbuf.Client
 }
 
-// Bins reads all bins of q. The status is always StatusMiss.
-func (d Direct) Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, Status, error) {
+// Bins reads all bins of q. The status is always curve.StatusMiss.
+func (d Direct) Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, curve.Status, error) {
 	b, err := d.bins(ctx, q)
-	return b, StatusMiss, err
+	return b, curve.StatusMiss, err
 }
 
-// Events reads all events of q. The status is always StatusMiss.
-func (d Direct) Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, Status, error) {
+// Events reads all events of q. The status is always curve.StatusMiss.
+func (d Direct) Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, curve.Status, error) {
 	e, err := d.events(ctx, q)
-	return e, StatusMiss, err
+	return e, curve.StatusMiss, err
 }
 
 func (d Direct) bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, error) {

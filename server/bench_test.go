@@ -13,6 +13,7 @@ import (
 
 	"github.com/databoard/databoard/cache"
 	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
 	"github.com/databoard/databoard/daqbuf/sim"
 )
 
@@ -85,7 +86,7 @@ func BenchmarkCurveBinned2000(b *testing.B) {
 	if err := channels.Refresh(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	srv := New(Config{}, Deps{Channels: channels, Curves: cache.Direct{Client: client}})
+	srv := New(Config{}, Deps{Channels: channels, Curves: curve.New(cache.Direct{Client: client}, channels, curve.Config{})})
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 
@@ -143,7 +144,7 @@ func BenchmarkCurveChunkHit2000(b *testing.B) {
 		b.Fatal(err)
 	}
 	curves := cache.NewCurves(client, cache.NewMemory(cache.MemoryConfig{}), cache.CurvesConfig{})
-	srv := New(Config{}, Deps{Channels: channels, Curves: curves})
+	srv := New(Config{}, Deps{Channels: channels, Curves: curve.New(curves, channels, curve.Config{})})
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 

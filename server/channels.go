@@ -6,54 +6,40 @@ import (
 
 	"github.com/databoard/databoard/cache"
 	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
 )
 
-// ChannelDirectory is the channel list the routes search and resolve names through. Two implementations:
-// the in-process list and the Redis-shared one (cache package).
+// ChannelDirectory is the channel list the routes search and resolve names through (the catalogue,
+// in process or shared through Redis); its lookups also serve the curve computation.
 type ChannelDirectory interface {
+	curve.Directory
 	// All returns the whole list and a generation number that changes whenever the list does, so the
 	// encoded answer can be reused until then.
 	All() (generation uint64, channels []daqbuf.Channel)
 	// Search matches the case-insensitive RE2 pattern against channel names, from the list or, when live
 	// is set, from data-api (merging newly seen channels into the list). backend "" means all.
 	Search(ctx context.Context, pattern, backend string, live bool) ([]daqbuf.Channel, error)
-	// Lookup finds a channel by exact name in a backend, asking data-api when the list does not have it.
-	Lookup(ctx context.Context, backend, name string) (daqbuf.Channel, bool, error)
-	// LookupSeries finds a channel by series id in the list only (no data-api call).
-	LookupSeries(backend string, seriesID uint64) (daqbuf.Channel, bool)
 	// Requested records that a curve of ch was asked for; Recent returns up to 10 such channels, most
 	// recent first (before any request: the last 10 of the list).
 	Requested(ch daqbuf.Channel)
 	Recent() []daqbuf.Channel
 }
 
-// CurveSource yields the decoded data of one curve request and where it came from. Two
-// implementations: straight from data-api (cache.Direct), and through the chunked curve cache
-// (cache.Curves).
-type CurveSource interface {
-	Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, cache.Status, error)
-	Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, cache.Status, error)
-}
-
-var (
-	_ CurveSource      = cache.Direct{}
-	_ CurveSource      = (*cache.Curves)(nil)
-	_ ChannelDirectory = (*cache.ChannelList)(nil)
-)
+var _ ChannelDirectory = (*cache.ChannelList)(nil)
 
 // appendChannelJSON writes a channel with exactly the contract's eight keys, seriesId as a string.
 // The frontend stores these objects inside dashboards whose schema forbids extra keys.
 func appendChannelJSON(dst []byte, ch *daqbuf.Channel) []byte {
 	dst = append(dst, `{"backend":`...)
-	dst = appendJSONString(dst, ch.Backend)
+	dst = curve.AppendJSONString(dst, ch.Backend)
 	dst = append(dst, `,"name":`...)
-	dst = appendJSONString(dst, ch.Name)
+	dst = curve.AppendJSONString(dst, ch.Name)
 	dst = append(dst, `,"seriesId":"`...)
 	dst = strconv.AppendUint(dst, ch.SeriesID, 10)
 	dst = append(dst, `","source":`...)
-	dst = appendJSONString(dst, ch.Source)
+	dst = curve.AppendJSONString(dst, ch.Source)
 	dst = append(dst, `,"type":`...)
-	dst = appendJSONString(dst, ch.Type)
+	dst = curve.AppendJSONString(dst, ch.Type)
 	dst = append(dst, `,"shape":`...)
 	if ch.Shape == nil {
 		dst = append(dst, `""`...)
@@ -68,9 +54,9 @@ func appendChannelJSON(dst []byte, ch *daqbuf.Channel) []byte {
 		dst = append(dst, ']')
 	}
 	dst = append(dst, `,"unit":`...)
-	dst = appendJSONString(dst, ch.Unit)
+	dst = curve.AppendJSONString(dst, ch.Unit)
 	dst = append(dst, `,"description":`...)
-	dst = appendJSONString(dst, ch.Description)
+	dst = curve.AppendJSONString(dst, ch.Description)
 	return append(dst, '}')
 }
 

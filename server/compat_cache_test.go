@@ -12,7 +12,6 @@ import (
 
 	"github.com/databoard/databoard/cache"
 	"github.com/databoard/databoard/cache/redistest"
-	"github.com/databoard/databoard/daqbuf"
 	"github.com/databoard/databoard/daqbuf/sim"
 )
 
@@ -248,40 +247,6 @@ func TestCacheAnswersOfSettledWindowsOnly(t *testing.T) {
 	}
 }
 
-func TestAnswerKeyDistinguishesEverything(t *testing.T) {
-	base := curveRequest{name: "X", backend: "b", beginMs: 1, endMs: 2, numBins: 3}
-	ref := daqbuf.ChannelRef{Backend: "b", Name: "X", SeriesID: 7}
-	variants := []curveRequest{base}
-	for _, f := range []func(*curveRequest){
-		func(r *curveRequest) { r.name = "7" },
-		func(r *curveRequest) { r.beginMs = 0 },
-		func(r *curveRequest) { r.endMs = 3 },
-		func(r *curveRequest) { r.numBins = 0 },
-		func(r *curveRequest) { r.rawIfSparse = true },
-		func(r *curveRequest) { r.removeEmpty = true },
-	} {
-		v := base
-		f(&v)
-		variants = append(variants, v)
-	}
-	seen := map[string]bool{}
-	for _, v := range variants {
-		k := answerKey(v, ref, false)
-		if seen[k] {
-			t.Errorf("key collision for %+v", v)
-		}
-		seen[k] = true
-	}
-	if answerKey(base, ref, false) == answerKey(base, ref, true) {
-		t.Error("isString not in the key")
-	}
-	other := ref
-	other.SeriesID = 8
-	if answerKey(base, ref, false) == answerKey(base, other, false) {
-		t.Error("series id not in the key")
-	}
-}
-
 // Issue 4: 200 concurrent identical cold requests spread over two databoard instances (each with its own
 // curve cache, store client and singleflight group, as two processes) sharing one Redis: data-api is
 // asked once per chunk.
@@ -371,30 +336,5 @@ func TestCacheFlushReachesOtherInstancesAnswers(t *testing.T) {
 	}
 	if got := b.do(t, http.MethodGet, path, "").header.Get("X-Cache"); got != "miss" {
 		t.Errorf("b after the flush: X-Cache %q, want miss", got)
-	}
-}
-
-func TestSettledWindow(t *testing.T) {
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	s := New(Config{Now: func() time.Time { return now }}, Deps{})
-	ms := func(d time.Duration) int64 { return now.Add(d).UnixMilli() }
-	tests := []struct {
-		name       string
-		beg, end   time.Duration
-		bins       int64
-		wantSettle bool
-	}{
-		{"raw, ended 2 min ago", -time.Hour, -2 * time.Minute, 0, true},
-		{"raw, ended 65 s ago (inside settle + slack)", -time.Hour, -65 * time.Second, 0, false},
-		{"binned 1 min bins, ended 3 min ago", -100 * time.Minute, -3 * time.Minute, 100, true},
-		{"binned 1 h bins, ended 2.5 h ago: last bin may end 2 h ago, settle is 2 h + slack", -(100*time.Hour + 150*time.Minute), -150 * time.Minute, 100, false},
-		{"binned 1 h bins, ended 4 h ago", -104 * time.Hour, -4 * time.Hour, 100, true},
-	}
-	for _, tt := range tests {
-		r := curveRequest{beginMs: ms(tt.beg), endMs: ms(tt.end), numBins: tt.bins}
-		rng := daqbuf.Range{Beg: r.beginMs * 1e6, End: r.endMs * 1e6}
-		if got := s.settledWindow(r, rng); got != tt.wantSettle {
-			t.Errorf("%s: settled %v, want %v", tt.name, got, tt.wantSettle)
-		}
 	}
 }

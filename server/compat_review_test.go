@@ -9,6 +9,7 @@ import (
 
 	"github.com/databoard/databoard/cache"
 	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
 	"github.com/databoard/databoard/dashboards"
 )
 
@@ -45,7 +46,8 @@ func TestCompatSearchUpstream404Is500(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Config{}, Deps{Channels: cache.NewChannelList(client, cache.ChannelListConfig{}), Curves: cache.Direct{Client: client}})
+	channels := cache.NewChannelList(client, cache.ChannelListConfig{})
+	srv := New(Config{}, Deps{Channels: channels, Curves: curve.New(cache.Direct{Client: client}, channels, curve.Config{})})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	e := &testEnv{url: hs.URL}
@@ -56,7 +58,7 @@ func TestCompatSearchUpstream404Is500(t *testing.T) {
 }
 
 func TestCompatRawValuesBounded(t *testing.T) {
-	e := newTestEnv(t, withServer(func(c *Config) { c.MaxRawValues = 1000 }))
+	e := newTestEnv(t, withCurveConfig(func(c *curve.Config) { c.MaxRawValues = 1000 }))
 	end := int64(1747405000000)
 	r := e.do(t, http.MethodGet, curvePath("SIM-DENSE:100HZ", "sf-databuffer", end-20_000, end), "") // 2 000 events
 	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "too many raw values (2000") {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"github.com/databoard/databoard/daqbuf/curve"
 )
 
 // requestContextKey is the fasthttp user-value key under which the edge hands the net/http request's
@@ -90,7 +92,7 @@ func (s *Server) writeEdgeError(w http.ResponseWriter, r *http.Request, status i
 		slog.String("error", detail))
 	var b bytes.Buffer
 	b.WriteString(`{"detail":`)
-	b.Write(appendJSONString(nil, detail))
+	b.Write(curve.AppendJSONString(nil, detail))
 	b.WriteString("}")
 	h := w.Header()
 	if origin := r.Header.Get("Origin"); origin != "" {

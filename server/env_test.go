@@ -13,6 +13,7 @@ import (
 	"github.com/databoard/databoard/cache"
 	"github.com/databoard/databoard/configs"
 	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
 	"github.com/databoard/databoard/daqbuf/sim"
 	"github.com/databoard/databoard/dashboards"
 	"github.com/databoard/databoard/dashboards/mongowire/mongotest"
@@ -44,8 +45,8 @@ type envSettings struct {
 	logger *slog.Logger
 	// metrics, when set, is the server's Prometheus registry (served at /metrics).
 	metrics *prometheus.Registry
-	// curves, when set, builds the curve source (default: cache.Direct, no cache).
-	curves func(*daqbuf.Client) CurveSource
+	// curve configures the curve computation.
+	curve curve.Config
 	// cacheStore, when set, puts the chunked curve cache (with curvesConfig) on it, and the cache
 	// maintenance routes.
 	cacheStore   cache.Store
@@ -58,6 +59,9 @@ type envOption func(*envSettings)
 // withServer changes the server's Config.
 func withServer(f func(*Config)) envOption { return func(s *envSettings) { f(&s.server) } }
 
+// withCurveConfig changes the curve computation's Config.
+func withCurveConfig(f func(*curve.Config)) envOption { return func(s *envSettings) { f(&s.curve) } }
+
 // withStore changes the dashboard store's Config.
 func withStore(f func(*dashboards.Config)) envOption { return func(s *envSettings) { f(&s.store) } }
 
@@ -66,11 +70,6 @@ func withLogger(l *slog.Logger) envOption { return func(s *envSettings) { s.logg
 
 // withMetrics gives the server a Prometheus registry.
 func withMetrics(reg *prometheus.Registry) envOption { return func(s *envSettings) { s.metrics = reg } }
-
-// withCurves replaces the uncached curve source, e.g. by the chunked cache.
-func withCurves(f func(*daqbuf.Client) CurveSource) envOption {
-	return func(s *envSettings) { s.curves = f }
-}
 
 // withCache serves curves through the chunked cache on store, with the cache maintenance routes.
 func withCache(store cache.Store, cfg cache.CurvesConfig) envOption {
@@ -131,11 +130,8 @@ func (e *testEnv) start(t *testing.T, set envSettings) {
 		defer cancel()
 		_ = store.Close(ctx)
 	})
-	var curves CurveSource = cache.Direct{Client: e.client}
+	var curves curve.Source = cache.Direct{Client: e.client}
 	var admin *cache.Admin
-	if set.curves != nil {
-		curves = set.curves(e.client)
-	}
 	if set.cacheStore != nil {
 		c := cache.NewCurves(e.client, set.cacheStore, set.curvesConfig)
 		answers := cache.NewMemory(cache.MemoryConfig{MaxBytes: 16 << 20})
@@ -143,7 +139,7 @@ func (e *testEnv) start(t *testing.T, set envSettings) {
 		admin.Start(context.Background())
 		t.Cleanup(admin.Close)
 	}
-	e.srv = New(set.server, Deps{Dashboards: e.store, Channels: e.channels, Curves: curves, Cache: admin, Answers: set.answers,
+	e.srv = New(set.server, Deps{Dashboards: e.store, Channels: e.channels, Curves: curve.New(curves, e.channels, set.curve), Cache: admin, Answers: set.answers,
 		Logger: set.logger, Metrics: set.metrics})
 	hs := httptest.NewServer(e.srv.Handler())
 	t.Cleanup(hs.Close)

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
 	"github.com/databoard/databoard/dashboards"
 )
 
@@ -44,9 +45,12 @@ const (
 func statusOf(err error) (int, string) {
 	var he *httpError
 	var fe *fiber.Error
+	var ie *curve.InvalidError
 	switch {
 	case errors.As(err, &he):
 		return he.status, he.detail
+	case errors.As(err, &ie):
+		return http.StatusBadRequest, ie.Detail
 	case errors.Is(err, dashboards.ErrNotFound):
 		return http.StatusNotFound, msgDashboardNotFound
 	case errors.Is(err, dashboards.ErrProtected):

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/databoard/databoard/daqbuf/curve"
 )
 
 func (s *Server) cacheAdmin() error {
@@ -57,7 +59,7 @@ func (s *Server) handleCacheFlushCurves(c *fiber.Ctx) error {
 		return err
 	}
 	var id uint64
-	if isDigits(name) {
+	if curve.IsSeriesID(name) {
 		var err error
 		if id, err = strconv.ParseUint(name, 10, 64); err != nil {
 			return newHTTPError(http.StatusBadRequest, "channel_name: seriesId out of range")

@@ -2,9 +2,7 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -16,8 +14,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/databoard/databoard/cache"
-	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
 )
 
 // maxSearchPattern bounds the regex a client may send (RE2 is linear in the input, but compiling a
@@ -81,36 +78,20 @@ func (s *Server) handleRecent(c *fiber.Ctx) error {
 	return jsonBytes(c, http.StatusOK, appendChannelsJSON(nil, s.deps.Channels.Recent()))
 }
 
-// curveRequest is a validated /channels/curve request.
-type curveRequest struct {
-	name        string
-	backend     string
-	beginMs     int64
-	endMs       int64
-	numBins     int64
-	rawIfSparse bool
-	removeEmpty bool
-	isString    *bool
-}
-
-func parseCurveRequest(c *fiber.Ctx) (curveRequest, error) {
+func parseCurveRequest(c *fiber.Ctx) (curve.Request, error) {
 	q := newQueryParams(c)
-	r := curveRequest{
-		name:        q.RequiredString("channel_name"),
-		beginMs:     q.Int("begin_time", 0, true),
-		endMs:       q.Int("end_time", 0, true),
-		backend:     q.String("backend", "sf-databuffer"),
-		numBins:     q.Int("num_bins", 0, false),
-		rawIfSparse: q.Bool("useEventsIfBinCountTooLarge", false),
-		removeEmpty: q.Bool("removeEmptyBins", false),
+	r := curve.Request{
+		Name:        q.RequiredString("channel_name"),
+		BeginMs:     q.Int("begin_time", 0, true),
+		EndMs:       q.Int("end_time", 0, true),
+		Backend:     q.String("backend", "sf-databuffer"),
+		NumBins:     q.Int("num_bins", 0, false),
+		RawIfSparse: q.Bool("useEventsIfBinCountTooLarge", false),
+		RemoveEmpty: q.Bool("removeEmptyBins", false),
 	}
-	r.isString, _ = q.OptionalBool("isString")
+	r.IsString, _ = q.OptionalBool("isString")
 	return r, q.Err()
 }
-
-// maxBins bounds num_bins: data-api may return up to about three times as many (DAQBUF.md §7.2), and a
-// browser plot has a few thousand pixels.
-const maxBins = 100_000
 
 func (s *Server) handleCurve(c *fiber.Ctx) error {
 	r, err := parseCurveRequest(c)
@@ -118,186 +99,34 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	ch, err := s.resolveChannel(c, r)
+	q, err := s.deps.Curves.Resolve(ctx, r)
 	if err != nil {
 		return err
 	}
-	now := s.cfg.Now().UnixMilli()
-	switch {
-	case r.beginMs <= 0 || r.endMs <= 0:
-		return newHTTPError(http.StatusBadRequest, "begin_time or end_time is invalid, must be valid unix time (milliseconds)")
-	case r.beginMs > r.endMs:
-		return newHTTPError(http.StatusBadRequest, "begin_time must not be after end_time")
-	case r.numBins > maxBins:
-		return newHTTPError(http.StatusBadRequest, "num_bins must be at most "+strconv.Itoa(maxBins))
+	if q.Channel.Name != "" && !q.Empty {
+		s.deps.Channels.Requested(q.Channel)
 	}
-	if r.endMs > now {
-		r.endMs = now
-	}
-	if r.beginMs >= r.endMs {
-		// The window [begin, end) is empty, or lies wholly in the future: nothing to fetch, and data-api
-		// refuses an empty range (the waveform preview can send begin_time == end_time).
-		// Answered without data-api, like a cache hit.
-		c.Set(headerCache, string(cache.StatusHit))
-		return jsonBytes(c, http.StatusOK, appendCurveJSON(nil, &curve{name: r.name}))
-	}
-	if ch.Name != "" {
-		s.deps.Channels.Requested(ch)
-	}
-
-	rng := daqbuf.Range{Beg: r.beginMs * int64(time.Millisecond), End: r.endMs * int64(time.Millisecond)}
-	cv := &curve{name: r.name, removeEmpty: r.removeEmpty, isString: ch.Type == "string"}
-	if r.isString != nil {
-		cv.isString = *r.isString
-	}
-	ref := daqbuf.ChannelRef{Backend: r.backend, Name: ch.Name, SeriesID: ch.SeriesID}
-	key := answerKey(r, ref, cv.isString)
-	if body := s.cachedAnswer(ctx, key); body != nil {
+	key := q.Key()
+	if body := s.cachedAnswer(ctx, key, q.Empty); body != nil {
 		if s.deps.Cache != nil {
 			s.deps.Cache.NoteAnswerHit()
 		}
-		c.Set(headerCache, string(cache.StatusHit))
+		c.Set(headerCache, string(curve.StatusHit))
 		return jsonBytes(c, http.StatusOK, body)
 	}
-	status, err := s.fetchCurve(ctx, cv, r, daqbuf.EventsQuery{Channel: ref, Range: rng, ValueType: ch.Type})
+	cv, status, err := s.deps.Curves.Fetch(ctx, q)
 	if err != nil {
 		return err
 	}
-	if n := rawValues(cv.events); cv.raw && n > s.cfg.MaxRawValues {
-		return newHTTPError(http.StatusBadRequest, "too many raw values ("+strconv.Itoa(n)+", at most "+
-			strconv.Itoa(s.cfg.MaxRawValues)+"): ask for fewer by giving num_bins or a shorter window")
-	}
 	c.Set(headerCache, string(status))
-	body := appendCurveJSON(make([]byte, 0, cv.sizeHint()), cv)
-	s.keepAnswer(ctx, key, status, s.settledWindow(r, rng), body)
+	body := cv.AppendJSON(make([]byte, 0, cv.SizeHint()))
+	s.keepAnswer(ctx, key, status, !q.Empty && q.Settled(s.cfg.Now(), s.cfg.CurveSettle, s.cfg.CurveTailAge+answerClockSlack), body)
 	return jsonBytes(c, http.StatusOK, body)
 }
 
 // headerCache says where a curve answer came from: hit, partial, miss or stale (stale: data-api failed
 // and cached data was served instead).
 const headerCache = "X-Cache"
-
-// fetchCurve fills cv with bins or events as the contract's modes say: raw when num_bins <= 0; binned
-// otherwise, switching to raw events when there are fewer events than bins and raw-when-sparse is on.
-func (s *Server) fetchCurve(ctx context.Context, cv *curve, r curveRequest, evq daqbuf.EventsQuery) (cache.Status, error) {
-	if r.numBins <= 0 {
-		cv.raw = true
-		var status cache.Status
-		var err error
-		cv.events, status, err = s.events(ctx, evq)
-		return status, err
-	}
-	bins, status, err := s.bins(ctx, daqbuf.BinnedQuery{Channel: evq.Channel, Range: evq.Range, BinCount: int(r.numBins)})
-	if err != nil {
-		return status, err
-	}
-	cv.bins = bins
-	if !r.rawIfSparse || eventsInBins(bins) >= uint64(r.numBins) {
-		return status, nil
-	}
-	events, evStatus, err := s.events(ctx, evq)
-	if err != nil {
-		return evStatus, err
-	}
-	// Waveforms stay binned unless there is a single one (the old backend's rule).
-	if !isWaveformEvents(events) || countEvents(events) == 1 {
-		cv.raw, cv.events, cv.bins = true, events, nil
-	}
-	return combineStatus(status, evStatus), nil
-}
-
-// combineStatus is the status of an answer built from two cache lookups.
-func combineStatus(a, b cache.Status) cache.Status {
-	switch {
-	case a == cache.StatusStale || b == cache.StatusStale:
-		return cache.StatusStale
-	case a == b:
-		return a
-	}
-	return cache.StatusPartial
-}
-
-// resolveChannel checks that a named channel exists (404 otherwise) and returns what is known of it.
-// A channel_name of all digits is a seriesId and is not verified, as in the old backend.
-func (s *Server) resolveChannel(c *fiber.Ctx, r curveRequest) (daqbuf.Channel, error) {
-	if isDigits(r.name) {
-		id, err := strconv.ParseUint(r.name, 10, 64)
-		if err != nil {
-			return daqbuf.Channel{}, newHTTPError(http.StatusNotFound, msgChannelNotFound)
-		}
-		if ch, ok := s.deps.Channels.LookupSeries(r.backend, id); ok {
-			return ch, nil
-		}
-		return daqbuf.Channel{Backend: r.backend, SeriesID: id}, nil
-	}
-	ch, ok, err := s.deps.Channels.Lookup(c.UserContext(), r.backend, strings.TrimSpace(r.name))
-	if err != nil {
-		return daqbuf.Channel{}, err
-	}
-	if !ok {
-		return daqbuf.Channel{}, newHTTPError(http.StatusNotFound, msgChannelNotFound)
-	}
-	return ch, nil
-}
-
-func (s *Server) events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, cache.Status, error) {
-	ev, status, err := s.deps.Curves.Events(ctx, q)
-	if errors.Is(err, daqbuf.ErrNoContent) {
-		return nil, status, nil
-	}
-	return ev, status, err
-}
-
-func (s *Server) bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, cache.Status, error) {
-	b, status, err := s.deps.Curves.Bins(ctx, q)
-	if errors.Is(err, daqbuf.ErrNoContent) {
-		return nil, status, nil
-	}
-	return b, status, err
-}
-
-func eventsInBins(bins []*daqbuf.BinBatch) uint64 {
-	var n uint64
-	for _, b := range bins {
-		for _, c := range b.Counts {
-			n += c
-		}
-	}
-	return n
-}
-
-// rawValues counts the values a raw answer would hold: one per event, or one per waveform element.
-func rawValues(events []*daqbuf.EventBatch) int {
-	n := 0
-	for _, b := range events {
-		n += b.Len() * max(b.Values.Width, 1)
-	}
-	return n
-}
-
-func countEvents(events []*daqbuf.EventBatch) int {
-	n := 0
-	for _, b := range events {
-		n += b.Len()
-	}
-	return n
-}
-
-func isWaveformEvents(events []*daqbuf.EventBatch) bool {
-	return (&curve{events: events}).isWaveform()
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
 
 func (s *Server) handleRawLink(c *fiber.Ctx) error {
 	q := newQueryParams(c)

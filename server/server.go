@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/daqbuf/curve"
 	"github.com/databoard/databoard/dashboards"
 )
 
@@ -36,12 +37,11 @@ type Config struct {
 	Deadlines Deadlines
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-	// MaxRawValues bounds a raw curve answer: events times waveform length. Larger answers are refused
-	// with 400 (ask for num_bins), so one request cannot hold hundreds of megabytes. Default 2 000 000.
-	MaxRawValues int
-	// Settle is how long after a window's end its curve answer is final, for the answer cache; at least
-	// the curve cache's own settle time. Default 60 s.
-	Settle time.Duration
+	// CurveSettle and CurveTailAge are the curve source's own settings (cmd passes the curve cache's
+	// Settle and TailTTL): an answer is kept in the answer cache only when its window ended before
+	// now − max(CurveSettle, 2 bins) − CurveTailAge, so every chunk it was built from is final.
+	// Defaults 60 s and 5 s.
+	CurveSettle, CurveTailAge time.Duration
 }
 
 // Deadlines are the per-route time limits after which a request is answered 504.
@@ -68,8 +68,9 @@ func (d Deadlines) withDefaults() Deadlines {
 type Deps struct {
 	Dashboards *dashboards.Store
 	Channels   ChannelDirectory
-	Curves     CurveSource
-	Logger     *slog.Logger
+	// Curves computes /channels/curve answers (the same Service the stream uses).
+	Curves *curve.Service
+	Logger *slog.Logger
 	// Cache, when set, backs the /maintenance/cache routes.
 	Cache *cache.Admin
 	// Answers, when set, keeps encoded curve answers of settled windows (see answers.go); the cache
@@ -108,11 +109,11 @@ func New(cfg Config, deps Deps) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.MaxRawValues <= 0 {
-		cfg.MaxRawValues = 2_000_000
+	if cfg.CurveSettle <= 0 {
+		cfg.CurveSettle = time.Minute
 	}
-	if cfg.Settle <= 0 {
-		cfg.Settle = time.Minute
+	if cfg.CurveTailAge <= 0 {
+		cfg.CurveTailAge = 5 * time.Second
 	}
 	cfg.Deadlines = cfg.Deadlines.withDefaults()
 	if deps.Logger == nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/databoard/databoard/cache"
 	"github.com/databoard/databoard/configs"
 	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
 	"github.com/databoard/databoard/daqbuf/sim"
 	"github.com/databoard/databoard/dashboards"
 	"github.com/databoard/databoard/dashboards/mongowire"
@@ -93,7 +94,8 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 	if err != nil {
 		return err
 	}
-	curves := cache.NewCurves(client, store, cache.CurvesConfig{Logger: log.With(slog.String("component", "curves"))})
+	curvesCfg := cache.CurvesConfig{Logger: log.With(slog.String("component", "curves"))}
+	curves := cache.NewCurves(client, store, curvesCfg)
 
 	channelCfg := cache.ChannelListConfig{RefreshInterval: cfg.ChannelRefreshInterval,
 		Logger: log.With(slog.String("component", "channels"))}
@@ -109,7 +111,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 	admin := cache.NewAdmin(curves, channels, store, answers)
 	admin.Start(ctx)
 	cleanup.add(func(context.Context) { admin.Close() })
-	var curveSource server.CurveSource = curves
+	var curveSource curve.Source = curves
 	if !cfg.CurveCache {
 		curveSource, answers = cache.Direct{Client: client}, nil
 		log.Warn("curve cache off (CURVE_CACHE): every curve request goes to data-api")
@@ -121,13 +123,16 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		log.Warn("maintenance routes are open on the main port, as in the old backend; " +
 			"restrict them with MAINTENANCE_TOKEN or MAINTENANCE_LISTEN_ADDR")
 	}
+	curveService := curve.New(curveSource, channels, curve.Config{})
 	srv := server.New(server.Config{
 		RootPath:            cfg.RootPath,
 		DaqbufPublicURL:     publicURL,
 		MaintenanceToken:    cfg.MaintenanceToken,
 		SeparateMaintenance: cfg.MaintenanceListenAddr != "",
 		BodyLimit:           4*cfg.DashboardMaxSingleBytes + 1<<20,
-	}, server.Deps{Dashboards: dashboardStore, Channels: channels, Curves: curveSource, Logger: log,
+		CurveSettle:         curves.Settle(),
+		CurveTailAge:        curves.TailTTL(),
+	}, server.Deps{Dashboards: dashboardStore, Channels: channels, Curves: curveService, Logger: log,
 		Cache: admin, Answers: answers, Metrics: reg})
 
 	errc := make(chan error, 2)

@@ -1,4 +1,4 @@
-package server
+package curve
 
 import (
 	"math"
@@ -8,10 +8,10 @@ import (
 	"github.com/databoard/databoard/daqbuf"
 )
 
-// curve is everything needed to write one `/channels/curve` answer (ORIGINAL_API.md, "Curve"). It holds
+// Curve is everything needed to write one `/channels/curve` answer (docs/api.md, "Curve"). It holds
 // the decoded batches as data-api sent them; the encoder walks them once per output map, so no merged
-// copy of the data is ever made.
-type curve struct {
+// copy of the data is ever made. Build it with Service.Fetch.
+type Curve struct {
 	name        string // the channel_name exactly as the client sent it
 	raw         bool
 	bins        []*daqbuf.BinBatch
@@ -20,12 +20,12 @@ type curve struct {
 	isString    bool // treat values as strings (1 when non-empty, 0 else; desc = the text)
 }
 
-// appendCurveJSON appends `{"curve": {...}}` for c to dst.
+// AppendJSON appends `{"curve": {...}}` for c to dst.
 //
 // Keys are ns timestamps written in ascending order (the frontend reads insertion order); NaN and ±Inf
 // never reach the output: such points are left out of every map, so value, min and max keep the same
 // key set in the same order, as the frontend's min/max polygon needs.
-func appendCurveJSON(dst []byte, c *curve) []byte {
+func (c *Curve) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"curve":{`...)
 	switch {
 	case c.raw && c.eventCount() > 0:
@@ -33,13 +33,13 @@ func appendCurveJSON(dst []byte, c *curve) []byte {
 	case !c.raw && c.binCount() > 0:
 		dst = appendBinnedCurve(dst, c)
 	default:
-		dst = appendJSONString(dst, c.name)
+		dst = AppendJSONString(dst, c.name)
 		dst = append(dst, `:{}`...)
 	}
 	return append(dst, `}}`...)
 }
 
-func (c *curve) eventCount() int {
+func (c *Curve) eventCount() int {
 	n := 0
 	for _, b := range c.events {
 		n += b.Len()
@@ -47,7 +47,7 @@ func (c *curve) eventCount() int {
 	return n
 }
 
-func (c *curve) binCount() int {
+func (c *Curve) binCount() int {
 	n := 0
 	for _, b := range c.bins {
 		n += b.Len()
@@ -55,10 +55,10 @@ func (c *curve) binCount() int {
 	return n
 }
 
-// sizeHint estimates the encoded answer's size, so its buffer is allocated once instead of growing
+// SizeHint estimates the encoded answer's size, so its buffer is allocated once instead of growing
 // through a dozen copies: a bin appears in four maps (~30 bytes each), an event in two (~45 bytes), a
 // waveform element once.
-func (c *curve) sizeHint() int {
+func (c *Curve) SizeHint() int {
 	n := 256
 	for _, b := range c.bins {
 		n += b.Len() * 4 * 30
@@ -70,7 +70,7 @@ func (c *curve) sizeHint() int {
 }
 
 // keepBin says whether bin i of b appears in the answer.
-func (c *curve) keepBin(b *daqbuf.BinBatch, i int) bool {
+func (c *Curve) keepBin(b *daqbuf.BinBatch, i int) bool {
 	if c.removeEmpty && b.Counts[i] == 0 {
 		return false
 	}
@@ -82,14 +82,14 @@ func binMid(b *daqbuf.BinBatch, i int) int64 {
 	return b.Ts1[i] + (b.Ts2[i]-b.Ts1[i])/2
 }
 
-func appendBinnedCurve(dst []byte, c *curve) []byte {
+func appendBinnedCurve(dst []byte, c *Curve) []byte {
 	avg, stddev := intervalStats(c.bins)
 	rows := c.keptBins()
 	for m, suffix := range []string{"", "_min", "_max"} {
 		if m > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, c.name+suffix)
+		dst = AppendJSONString(dst, c.name+suffix)
 		dst = append(dst, `:{`...)
 		for k, r := range rows {
 			if k > 0 {
@@ -102,7 +102,7 @@ func appendBinnedCurve(dst []byte, c *curve) []byte {
 		dst = append(dst, '}')
 	}
 	dst = append(dst, ',')
-	dst = appendJSONString(dst, c.name+"_meta")
+	dst = AppendJSONString(dst, c.name+"_meta")
 	dst = append(dst, `:{"raw":false,"waveform":false,"interval_avg":`...)
 	dst = appendFloat(dst, avg)
 	dst = append(dst, `,"interval_stddev":`...)
@@ -129,7 +129,7 @@ type binRow struct {
 
 // keptBins lists the bins that appear in the answer, in order, with their encoded keys (all keys
 // share one buffer).
-func (c *curve) keptBins() []binRow {
+func (c *Curve) keptBins() []binRow {
 	n := c.binCount()
 	rows := make([]binRow, 0, n)
 	keys := make([]byte, 0, n*23)
@@ -184,7 +184,7 @@ func intervalStats(bins []*daqbuf.BinBatch) (mean, stddev float64) {
 }
 
 // isWaveform says whether the events carry arrays rather than scalars.
-func (c *curve) isWaveform() bool {
+func (c *Curve) isWaveform() bool {
 	for _, b := range c.events {
 		if b.Len() > 0 {
 			return b.Values.Width > 0
@@ -193,9 +193,9 @@ func (c *curve) isWaveform() bool {
 	return false
 }
 
-func appendRawCurve(dst []byte, c *curve) []byte {
+func appendRawCurve(dst []byte, c *Curve) []byte {
 	waveform := c.isWaveform()
-	dst = appendJSONString(dst, c.name)
+	dst = AppendJSONString(dst, c.name)
 	dst = append(dst, `:{`...)
 	first := true
 	for _, b := range c.events {
@@ -212,7 +212,7 @@ func appendRawCurve(dst []byte, c *curve) []byte {
 		}
 	}
 	dst = append(dst, `},`...)
-	dst = appendJSONString(dst, c.name+"_meta")
+	dst = AppendJSONString(dst, c.name+"_meta")
 	dst = append(dst, `:{"raw":true,"waveform":`...)
 	dst = strconv.AppendBool(dst, waveform)
 	dst = append(dst, `,"interval_avg":0,"interval_stddev":0,"pointMeta":{`...)
@@ -233,7 +233,7 @@ func appendRawCurve(dst []byte, c *curve) []byte {
 			}
 			if desc, ok := c.eventDesc(b, i); ok && !waveform {
 				dst = append(dst, `,"desc":`...)
-				dst = appendJSONString(dst, desc)
+				dst = AppendJSONString(dst, desc)
 			}
 			dst = append(dst, '}')
 		}
@@ -264,7 +264,7 @@ func appendWaveform(dst []byte, first *bool, b *daqbuf.EventBatch, i int, ts int
 
 // eventValue is the plotted number of scalar event i: the number itself, the enum index, or for strings
 // 1 when non-empty and 0 otherwise. ok is false for NaN/Inf.
-func (c *curve) eventValue(b *daqbuf.EventBatch, i int) (float64, bool) {
+func (c *Curve) eventValue(b *daqbuf.EventBatch, i int) (float64, bool) {
 	return scalarAt(&b.Values, i, c.isString)
 }
 
@@ -312,7 +312,7 @@ func appendScalar(dst []byte, v *daqbuf.Values, i int, asString bool) []byte {
 }
 
 // eventDesc is the text shown for event i: the enum label, or the string itself.
-func (c *curve) eventDesc(b *daqbuf.EventBatch, i int) (string, bool) {
+func (c *Curve) eventDesc(b *daqbuf.EventBatch, i int) (string, bool) {
 	v := &b.Values
 	switch {
 	case v.Kind == daqbuf.KindEnum && i < len(v.Labels):
@@ -373,9 +373,9 @@ func appendFloat(dst []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString writes s as a JSON string, escaping what JSON requires (and <, >, & as encoding/json
+// AppendJSONString writes s as a JSON string, escaping what JSON requires (and <, >, & as encoding/json
 // does, so a channel name can never break out of an HTML context either).
-func appendJSONString(dst []byte, s string) []byte {
+func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {

@@ -1,4 +1,4 @@
-package server
+package curve
 
 import (
 	"bytes"
@@ -61,7 +61,7 @@ func TestCurveJSONBinnedWorkedExample(t *testing.T) {
 		[]float64{200.06227, 200.27147, 200.43915},
 		[]float64{200.69548, 201.03015, 200.7426},
 		[]uint64{5, 5, 5})
-	out := appendCurveJSON(nil, &curve{name: "test-channel-1", bins: []*daqbuf.BinBatch{b}})
+	out := (&Curve{name: "test-channel-1", bins: []*daqbuf.BinBatch{b}}).AppendJSON(nil)
 
 	var got map[string]map[string]any
 	if err := json.Unmarshal(out, &got); err != nil {
@@ -99,7 +99,7 @@ func TestCurveJSONRawWorkedExample(t *testing.T) {
 	ts := []int64{1747406011306952345, 1747406011316952346, 1747406011326952347}
 	b := &daqbuf.EventBatch{Ts: ts, Pulses: []uint64{24244952345, 24244952346, 24244952347},
 		Values: daqbuf.Values{Kind: daqbuf.KindFloat, Floats: []float64{200.88821411132812, 200.27146911621094, 201.0301513671875}}}
-	out := appendCurveJSON(nil, &curve{name: "test-channel-1", raw: true, events: []*daqbuf.EventBatch{b}})
+	out := (&Curve{name: "test-channel-1", raw: true, events: []*daqbuf.EventBatch{b}}).AppendJSON(nil)
 	want := `{"curve":{"test-channel-1":{"1747406011306952345":200.88821411132812,"1747406011316952346":200.27146911621094,"1747406011326952347":201.0301513671875},` +
 		`"test-channel-1_meta":{"raw":true,"waveform":false,"interval_avg":0,"interval_stddev":0,"pointMeta":{` +
 		`"1747406011306952345":{"pulseId":24244952345},"1747406011316952346":{"pulseId":24244952346},"1747406011326952347":{"pulseId":24244952347}}}}}`
@@ -112,59 +112,59 @@ func TestCurveJSONCases(t *testing.T) {
 	nan := math.NaN()
 	tests := []struct {
 		name string
-		c    curve
+		c    Curve
 		want string
 	}{
 		{
 			name: "no data",
-			c:    curve{name: "X"},
+			c:    Curve{name: "X"},
 			want: `{"curve":{"X":{}}}`,
 		},
 		{
 			name: "remove empty bins drops them from every map",
-			c: curve{name: "X", removeEmpty: true, bins: []*daqbuf.BinBatch{binsAround([]int64{100, 200, 300}, 50,
+			c: Curve{name: "X", removeEmpty: true, bins: []*daqbuf.BinBatch{binsAround([]int64{100, 200, 300}, 50,
 				[]float64{1, 2, 3}, []float64{0, 2, 3}, []float64{1, 2, 4}, []uint64{1, 0, 2})}},
 			want: `{"curve":{"X":{"100":1,"300":3},"X_min":{"100":0,"300":3},"X_max":{"100":1,"300":4},` +
 				`"X_meta":{"raw":false,"waveform":false,"interval_avg":100,"interval_stddev":0,"pointMeta":{"100":{"count":1},"300":{"count":2}}}}}`,
 		},
 		{
 			name: "NaN average is left out everywhere",
-			c: curve{name: "X", bins: []*daqbuf.BinBatch{binsAround([]int64{100, 200}, 50,
+			c: Curve{name: "X", bins: []*daqbuf.BinBatch{binsAround([]int64{100, 200}, 50,
 				[]float64{nan, 2}, []float64{nan, 2}, []float64{nan, 2}, []uint64{0, 3})}},
 			want: `{"curve":{"X":{"200":2},"X_min":{"200":2},"X_max":{"200":2},` +
 				`"X_meta":{"raw":false,"waveform":false,"interval_avg":100,"interval_stddev":0,"pointMeta":{"200":{"count":3}}}}}`,
 		},
 		{
 			name: "enum index and label",
-			c: curve{name: "E", raw: true, events: []*daqbuf.EventBatch{{Ts: []int64{5, 6},
+			c: Curve{name: "E", raw: true, events: []*daqbuf.EventBatch{{Ts: []int64{5, 6},
 				Values: daqbuf.Values{Kind: daqbuf.KindEnum, Ints: []int64{1, 0}, Labels: []string{"ON", "OFF"}}}}},
 			want: `{"curve":{"E":{"5":1,"6":0},"E_meta":{"raw":true,"waveform":false,"interval_avg":0,"interval_stddev":0,` +
 				`"pointMeta":{"5":{"pulseId":null,"desc":"ON"},"6":{"pulseId":null,"desc":"OFF"}}}}}`,
 		},
 		{
 			name: "strings: 1 when non-empty, desc escaped",
-			c: curve{name: "S", raw: true, events: []*daqbuf.EventBatch{{Ts: []int64{5, 6},
+			c: Curve{name: "S", raw: true, events: []*daqbuf.EventBatch{{Ts: []int64{5, 6},
 				Values: daqbuf.Values{Kind: daqbuf.KindString, Strings: []string{`a"<b>`, ""}}}}},
 			want: `{"curve":{"S":{"5":1,"6":0},"S_meta":{"raw":true,"waveform":false,"interval_avg":0,"interval_stddev":0,` +
 				`"pointMeta":{"5":{"pulseId":null,"desc":"a\"\u003cb\u003e"},"6":{"pulseId":null,"desc":""}}}}}`,
 		},
 		{
 			name: "isString on a numeric channel",
-			c: curve{name: "N", raw: true, isString: true, events: []*daqbuf.EventBatch{{Ts: []int64{5},
+			c: Curve{name: "N", raw: true, isString: true, events: []*daqbuf.EventBatch{{Ts: []int64{5},
 				Values: daqbuf.Values{Kind: daqbuf.KindFloat, Floats: []float64{2.5}}}}},
 			want: `{"curve":{"N":{"5":1},"N_meta":{"raw":true,"waveform":false,"interval_avg":0,"interval_stddev":0,` +
 				`"pointMeta":{"5":{"pulseId":null,"desc":"2.5"}}}}}`,
 		},
 		{
 			name: "waveform keys ts_index, value map first, NaN element left out",
-			c: curve{name: "W", raw: true, events: []*daqbuf.EventBatch{{Ts: []int64{7, 9}, Pulses: []uint64{70, 90},
+			c: Curve{name: "W", raw: true, events: []*daqbuf.EventBatch{{Ts: []int64{7, 9}, Pulses: []uint64{70, 90},
 				Values: daqbuf.Values{Kind: daqbuf.KindFloat, Width: 2, Floats: []float64{1, nan, 3, 4}}}}},
 			want: `{"curve":{"W":{"7_0":1,"9_0":3,"9_1":4},"W_meta":{"raw":true,"waveform":true,"interval_avg":0,"interval_stddev":0,` +
 				`"pointMeta":{"7":{"pulseId":70},"9":{"pulseId":90}}}}}`,
 		},
 		{
 			name: "integers keep all their digits",
-			c: curve{name: "I", raw: true, events: []*daqbuf.EventBatch{
+			c: Curve{name: "I", raw: true, events: []*daqbuf.EventBatch{
 				{Ts: []int64{1}, Values: daqbuf.Values{Kind: daqbuf.KindUint, Uints: []uint64{1<<63 + 1}}},
 				{Ts: []int64{2}, Values: daqbuf.Values{Kind: daqbuf.KindInt, Ints: []int64{-(1<<53 + 1)}}},
 			}},
@@ -174,7 +174,7 @@ func TestCurveJSONCases(t *testing.T) {
 		},
 		{
 			name: "integer waveform elements keep all their digits",
-			c: curve{name: "W", raw: true, events: []*daqbuf.EventBatch{
+			c: Curve{name: "W", raw: true, events: []*daqbuf.EventBatch{
 				{Ts: []int64{3}, Values: daqbuf.Values{Kind: daqbuf.KindUint, Width: 2, Uints: []uint64{1<<64 - 1, 0}}},
 			}},
 			want: `{"curve":{"W":{"3_0":18446744073709551615,"3_1":0},` +
@@ -182,7 +182,7 @@ func TestCurveJSONCases(t *testing.T) {
 		},
 		{
 			name: "raw NaN and Inf events left out; bools as 1/0",
-			c: curve{name: "R", raw: true, events: []*daqbuf.EventBatch{
+			c: Curve{name: "R", raw: true, events: []*daqbuf.EventBatch{
 				{Ts: []int64{1, 2, 3}, Values: daqbuf.Values{Kind: daqbuf.KindFloat, Floats: []float64{nan, math.Inf(1), 1e-7}}},
 				{Ts: []int64{4}, Values: daqbuf.Values{Kind: daqbuf.KindBool, Bools: []bool{true}}},
 			}},
@@ -192,7 +192,7 @@ func TestCurveJSONCases(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := appendCurveJSON(nil, &tt.c)
+			got := tt.c.AppendJSON(nil)
 			if string(got) != tt.want {
 				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
 			}
@@ -215,8 +215,8 @@ func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
 func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"b\s`, "ctl\x01\n\t", "<tag>&", "ü€", "bad\xffutf8", "line\u2028sep"} {
 		want, _ := json.Marshal(s)
-		if got := appendJSONString(nil, s); string(got) != string(want) {
-			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
+		if got := AppendJSONString(nil, s); string(got) != string(want) {
+			t.Errorf("AppendJSONString(%q) = %s, want %s", s, got, want)
 		}
 	}
 }
