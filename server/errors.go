@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/databoard/databoard/daqbuf"
 	"github.com/databoard/databoard/daqbuf/curve"
 	"github.com/databoard/databoard/dashboards"
 )
@@ -26,12 +24,12 @@ func newHTTPError(status int, detail string) error { return &httpError{status: s
 
 // Messages of the contract (and of the old backend where the contract is silent).
 const (
-	msgTimeout           = "Request timed out"
+	msgTimeout           = curve.DetailTimeout
 	msgDashboardNotFound = "Dashboard not found"
 	msgValidationFailed  = "Dashboard validation failed."
 	msgProtected         = "Dashboard is protected and read-only"
-	msgChannelNotFound   = "Channel not found in backend"
-	msgUpstream          = "Error fetching data from backend"
+	msgChannelNotFound   = curve.DetailChannelNotFound
+	msgUpstream          = curve.DetailUpstream
 	msgStoreUnavailable  = "Dashboard storage is unavailable, try again later"
 	msgInternal          = "Internal Server Error"
 	msgBodyTooLarge      = "Request body too large"
@@ -41,16 +39,14 @@ const (
 )
 
 // statusOf maps any error a handler returns to the status and detail the client sees. It is the only
-// place where package errors become HTTP statuses.
+// place where package errors become HTTP statuses; curve and data-api errors go through
+// curve.ErrorStatus, which the live stream's error messages share.
 func statusOf(err error) (int, string) {
 	var he *httpError
 	var fe *fiber.Error
-	var ie *curve.InvalidError
 	switch {
 	case errors.As(err, &he):
 		return he.status, he.detail
-	case errors.As(err, &ie):
-		return http.StatusBadRequest, ie.Detail
 	case errors.Is(err, dashboards.ErrNotFound):
 		return http.StatusNotFound, msgDashboardNotFound
 	case errors.Is(err, dashboards.ErrProtected):
@@ -63,15 +59,11 @@ func statusOf(err error) (int, string) {
 		// Before the deadline case: the driver's server-selection timeout wraps context.DeadlineExceeded,
 		// but MongoDB being down is 503. (A passed route deadline is 504 in the deadline middleware.)
 		return http.StatusServiceUnavailable, msgStoreUnavailable
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, daqbuf.ErrTimeout):
-		return http.StatusGatewayTimeout, msgTimeout
-	case errors.Is(err, daqbuf.ErrChannelNotFound):
-		return http.StatusNotFound, msgChannelNotFound
-	case errors.Is(err, daqbuf.ErrUpstream), errors.Is(err, daqbuf.ErrBadRequest),
-		errors.Is(err, daqbuf.ErrConnectionClosed), errors.Is(err, daqbuf.ErrNoContent):
-		return http.StatusInternalServerError, msgUpstream
 	case errors.As(err, &fe):
 		return fe.Code, fe.Message
+	}
+	if status, detail, ok := curve.ErrorStatus(err); ok {
+		return status, detail
 	}
 	return http.StatusInternalServerError, msgInternal
 }

@@ -108,13 +108,16 @@ func TestCurveJSONRawWorkedExample(t *testing.T) {
 	}
 }
 
-func TestCurveJSONCases(t *testing.T) {
+// curveJSONCase is one encoder case: a curve and its exact answer.
+type curveJSONCase struct {
+	name string
+	c    Curve
+	want string
+}
+
+func curveJSONCases() []curveJSONCase {
 	nan := math.NaN()
-	tests := []struct {
-		name string
-		c    Curve
-		want string
-	}{
+	return []curveJSONCase{
 		{
 			name: "no data",
 			c:    Curve{name: "X"},
@@ -190,7 +193,10 @@ func TestCurveJSONCases(t *testing.T) {
 				`"pointMeta":{"3":{"pulseId":null},"4":{"pulseId":null}}}}}`,
 		},
 	}
-	for _, tt := range tests {
+}
+
+func TestCurveJSONCases(t *testing.T) {
+	for _, tt := range curveJSONCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			got := tt.c.AppendJSON(nil)
 			if string(got) != tt.want {
@@ -246,6 +252,19 @@ func TestIntervalStatsExact(t *testing.T) {
 			mean, sd := intervalStats([]*daqbuf.BinBatch{b1, b2})
 			if mean != tt.mean || sd != tt.stddev {
 				t.Errorf("intervalStats = %v, %v; want %v, %v", mean, sd, tt.mean, tt.stddev)
+			}
+		})
+	}
+}
+
+// Doc writes exactly what AppendJSON writes, for every case of the encoder's table.
+func TestDocMatchesAnswer(t *testing.T) {
+	for _, tt := range curveJSONCases() {
+		t.Run(tt.name, func(t *testing.T) {
+			want := tt.c.AppendJSON(nil)
+			got := append(append([]byte(`{"curve":`), tt.c.Doc().AppendJSON(nil)...), '}')
+			if !bytes.Equal(got, want) {
+				t.Errorf("Doc:\n got %s\nwant %s", got, want)
 			}
 		})
 	}
