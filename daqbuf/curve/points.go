@@ -17,9 +17,9 @@ type Doc struct {
 	Waveform bool
 	// IntervalAvg and IntervalStddev are the meta's interval statistics (0 for raw answers).
 	IntervalAvg, IntervalStddev float64
-	Values     []Point // the Name map
-	Mins, Maxs []Point // Name_min and Name_max; nil for raw answers
-	Meta       []MetaPoint
+	Values                      []Point // the Name map
+	Mins, Maxs                  []Point // Name_min and Name_max; nil for raw answers
+	Meta                        []MetaPoint
 }
 
 // ValueKind says how a point's number is written.

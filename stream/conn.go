@@ -1,0 +1,371 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// statusSlowConsumer closes a connection whose writes block longer than WriteTimeout.
+const statusSlowConsumer websocket.StatusCode = 4000
+
+// maxFrameBytes is the largest client frame read at all: beyond it the library closes the connection.
+// Frames between maxClientMessage and this are read, dropped and answered with an error.
+const maxFrameBytes = 1 << 20
+
+// subscription is one id on one connection, attached to a series.
+type subscription struct {
+	id     string
+	conn   *conn
+	series *series // set by series.add
+
+	started bool // guarded by series.mu: its first message (snapshot or resumed) is queued
+
+	behind bool // guarded by conn.qmu: appends were dropped; a fresh snapshot is due
+	ended  bool // guarded by conn.qmu: no message may follow its last
+}
+
+// outItem is one queued message.
+type outItem struct {
+	typ    string
+	id     string
+	hasID  bool
+	body   body
+	sub    *subscription // for appends: conflated when the queue overflows
+	append bool
+	size   int
+}
+
+// conn is one WebSocket: a reader (this goroutine) that handles client messages, and a writer that
+// owns the socket's writes and drains a byte-bounded queue (STYLE: centrifuge's writer).
+type conn struct {
+	hub    *Hub
+	ws     *websocket.Conn
+	format format
+	log    *slog.Logger
+
+	subs map[string]*subscription // the reader's only
+
+	qmu    sync.Mutex
+	queue  []outItem
+	qbytes int
+	behind []*subscription // waiting for a fresh snapshot, oldest first
+	closed bool
+	wake   chan struct{}
+}
+
+func newConn(h *Hub, ws *websocket.Conn) *conn {
+	c := &conn{hub: h, ws: ws, log: h.log, subs: map[string]*subscription{}, wake: make(chan struct{}, 1)}
+	if ws.Subprotocol() == subprotocolMsgpack {
+		c.format = formatMsgpack
+	}
+	return c
+}
+
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// push queues it. Called with qmu held.
+func (c *conn) push(it outItem) {
+	c.queue = append(c.queue, it)
+	c.qbytes += it.size
+}
+
+// enqueueUpdate queues a series update for sub. When the queue is full, every subscription with appends
+// waiting falls behind: its appends are dropped and it gets one fresh snapshot once there is room again.
+// Called with the series' lock held; never blocks.
+func (c *conn) enqueueUpdate(sub *subscription, u *update) {
+	b := u.body(c.format)
+	it := outItem{typ: u.typ(), id: sub.id, hasID: true, body: b, sub: sub, append: !u.snapshot, size: len(b.b) + 64}
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closed || sub.ended || sub.behind {
+		return
+	}
+	if c.qbytes+it.size > c.hub.cfg.SendQueueBytes && len(c.queue) > 0 {
+		c.overflow(sub)
+		return
+	}
+	c.push(it)
+	c.signal()
+}
+
+// overflow marks sub and every subscription with appends in the queue as behind, and drops those
+// appends. Called with qmu held.
+func (c *conn) overflow(sub *subscription) {
+	late := map[*subscription]bool{sub: true}
+	kept := c.queue[:0]
+	for _, it := range c.queue {
+		if it.append && it.sub != nil {
+			late[it.sub] = true
+			c.qbytes -= it.size
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(c.queue[len(kept):])
+	c.queue = kept
+	for s := range late {
+		if !s.behind {
+			s.behind = true
+			c.behind = append(c.behind, s)
+		}
+	}
+}
+
+// enqueueSnapshot queues a snapshot for sub whatever the queue holds (it is what conflation produces).
+// Called with the series' lock held.
+func (c *conn) enqueueSnapshot(sub *subscription, u *update) {
+	b := u.body(c.format)
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closed || sub.ended {
+		return
+	}
+	sub.behind = false
+	c.push(outItem{typ: typeSnapshot, id: sub.id, hasID: true, body: b, sub: sub, size: len(b.b) + 64})
+	c.signal()
+}
+
+// enqueueControl queues a small message that is not an update. A client that keeps asking (pings)
+// without reading is cut off once such messages fill twice the queue's bound.
+func (c *conn) enqueueControl(typ, id string, hasID bool, b body) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closed {
+		return
+	}
+	if c.qbytes > 2*c.hub.cfg.SendQueueBytes {
+		c.closed = true
+		c.hub.metrics.slowCloses.Inc()
+		go c.ws.Close(statusSlowConsumer, "slow consumer")
+		return
+	}
+	c.push(outItem{typ: typ, id: id, hasID: hasID, body: b, size: len(b.b) + 64})
+	c.signal()
+}
+
+// endSubscription queues sub's last message; nothing for it follows.
+func (c *conn) endSubscription(sub *subscription, typ string, b body) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closed || sub.ended {
+		return
+	}
+	sub.ended = true
+	c.push(outItem{typ: typ, id: sub.id, hasID: true, body: b, size: len(b.b) + 64})
+	c.signal()
+}
+
+// next returns the next message to write, or a subscription due for a fresh snapshot.
+func (c *conn) next() (it outItem, resnap *subscription, ok bool) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if len(c.behind) > 0 && c.qbytes <= c.hub.cfg.SendQueueBytes/2 {
+		resnap, c.behind = c.behind[0], c.behind[1:]
+		return outItem{}, resnap, false
+	}
+	if len(c.queue) == 0 {
+		return outItem{}, nil, false
+	}
+	it = c.queue[0]
+	c.queue[0] = outItem{}
+	c.queue = c.queue[1:]
+	c.qbytes -= it.size
+	return it, nil, true
+}
+
+// writeLoop writes queued messages until ctx ends or a write fails; it sends heartbeats when idle.
+func (c *conn) writeLoop(ctx context.Context) {
+	var buf []byte
+	msgType := websocket.MessageText
+	if c.format == formatMsgpack {
+		msgType = websocket.MessageBinary
+	}
+	idle := time.NewTimer(c.hub.cfg.Heartbeat)
+	defer idle.Stop()
+	for {
+		it, resnap, ok := c.next()
+		switch {
+		case resnap != nil:
+			if s := resnap.series; s != nil {
+				s.resnapshot(resnap)
+			}
+			continue
+		case !ok:
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.wake:
+				continue
+			case <-idle.C:
+				it = outItem{typ: typeHeartbeat, body: heartbeatBody(c.format, c.hub.cfg.Now().UnixMilli())}
+			}
+		}
+		buf = frame(buf[:0], c.format, it.typ, it.id, it.hasID, it.body)
+		if err := c.write(ctx, msgType, buf); err != nil {
+			return
+		}
+		c.hub.metrics.messages.Inc()
+		c.hub.metrics.bytes.Add(float64(len(buf)))
+		if cap(buf) > 1<<20 {
+			buf = nil // do not keep one huge snapshot's buffer per connection
+		}
+		idle.Reset(c.hub.cfg.Heartbeat)
+	}
+}
+
+// write sends one frame within WriteTimeout; past it the client is a slow consumer and is closed.
+func (c *conn) write(ctx context.Context, typ websocket.MessageType, b []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, c.hub.cfg.WriteTimeout)
+	defer cancel()
+	err := c.ws.Write(wctx, typ, b)
+	if err != nil && ctx.Err() == nil && errors.Is(wctx.Err(), context.DeadlineExceeded) {
+		c.hub.metrics.slowCloses.Inc()
+		c.log.Info("stream: closing a slow consumer", slog.Duration("write_timeout", c.hub.cfg.WriteTimeout))
+		// The library drops the TCP connection when a write's context expires; a close frame is
+		// tried all the same for a writer that was merely slow.
+		_ = c.ws.Close(statusSlowConsumer, "slow consumer")
+		_ = c.ws.CloseNow()
+	}
+	return err
+}
+
+// readLoop handles client messages until the connection ends.
+func (c *conn) readLoop(ctx context.Context) {
+	c.ws.SetReadLimit(maxFrameBytes)
+	buf := make([]byte, maxClientMessage+1)
+	for {
+		typ, r, err := c.ws.Reader(ctx)
+		if err != nil {
+			return
+		}
+		n, err := io.ReadFull(r, buf)
+		if err == nil { // more than maxClientMessage bytes
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				return
+			}
+			c.refuse(badMessage("message larger than " + strconv.Itoa(maxClientMessage) + " bytes"))
+			continue
+		}
+		if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			return
+		}
+		c.handle(ctx, typ, buf[:n])
+	}
+}
+
+func (c *conn) refuse(e *protocolError) {
+	c.enqueueControl(typeError, e.id, e.hasID, errorBody(c.format, e.status, e.detail, true))
+}
+
+// handle decodes and acts on one client message.
+func (c *conn) handle(ctx context.Context, typ websocket.MessageType, data []byte) {
+	switch {
+	case c.format == formatJSON && typ != websocket.MessageText:
+		c.refuse(badMessage("binary frame on a JSON connection: send JSON text frames, or offer the subprotocol " + subprotocolMsgpack))
+		return
+	case c.format == formatMsgpack && typ != websocket.MessageBinary:
+		c.refuse(badMessage("text frame on a MessagePack connection: send MessagePack binary frames"))
+		return
+	case c.format == formatMsgpack:
+		js, err := decodeMsgpackMessage(data)
+		if err != nil {
+			c.refuse(badMessage("message is not a MessagePack map"))
+			return
+		}
+		data = js
+	}
+	m, perr := parseClientMessage(data)
+	if perr != nil {
+		c.refuse(perr)
+		return
+	}
+	switch m.typ {
+	case typePing:
+		c.enqueueControl(typePong, "", false, pongBody(c.format, m.data, m.hasData))
+	case typeUnsubscribe:
+		c.unsubscribe(m.id)
+	case typeSubscribe:
+		c.subscribe(m)
+	}
+}
+
+// active returns the subscription with id that has not ended, forgetting ended ones.
+func (c *conn) active(id string) *subscription {
+	sub, ok := c.subs[id]
+	if !ok {
+		return nil
+	}
+	c.qmu.Lock()
+	ended := sub.ended
+	c.qmu.Unlock()
+	if ended {
+		delete(c.subs, id)
+		c.hub.metrics.subscriptions.Dec()
+		return nil
+	}
+	return sub
+}
+
+func (c *conn) subscribe(m clientMessage) {
+	if c.active(m.id) != nil {
+		c.enqueueControl(typeError, m.id, true, errorBody(c.format, 409, "a subscription with this id is active", false))
+		return
+	}
+	if len(c.subs) >= c.hub.cfg.MaxSubscriptions {
+		for id := range c.subs {
+			c.active(id) // drop ended ones before counting
+		}
+		if len(c.subs) >= c.hub.cfg.MaxSubscriptions {
+			c.enqueueControl(typeError, m.id, true, errorBody(c.format, 429,
+				"too many subscriptions on this connection (at most "+strconv.Itoa(c.hub.cfg.MaxSubscriptions)+")", true))
+			return
+		}
+	}
+	sub := &subscription{id: m.id, conn: c}
+	c.subs[m.id] = sub
+	c.hub.metrics.subscriptions.Inc()
+	c.hub.attach(sub, m.params, m.resume)
+}
+
+func (c *conn) unsubscribe(id string) {
+	if sub := c.active(id); sub != nil {
+		c.detach(sub)
+		delete(c.subs, id)
+	}
+	c.enqueueControl(typeUnsubscribed, id, true, body{})
+}
+
+// detach removes sub from its series; no message for it is queued after.
+func (c *conn) detach(sub *subscription) {
+	if s := sub.series; s != nil {
+		s.remove(sub)
+	}
+	c.qmu.Lock()
+	sub.ended = true
+	c.qmu.Unlock()
+	c.hub.metrics.subscriptions.Dec()
+}
+
+// close detaches every subscription and drops the queue. Called once the reader and writer ended.
+func (c *conn) close() {
+	for _, sub := range c.subs {
+		c.detach(sub)
+	}
+	c.subs = nil
+	c.qmu.Lock()
+	c.closed = true
+	c.queue, c.behind, c.qbytes = nil, nil, 0
+	c.qmu.Unlock()
+}

@@ -1,0 +1,176 @@
+package stream
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/databoard/databoard/daqbuf/curve"
+)
+
+// Hub serves /stream: it accepts WebSocket connections and keeps one series stream per distinct set
+// of subscription parameters, shared by every subscription that has them. Build it with New, serve it
+// as an http.Handler, stop it with Close.
+type Hub struct {
+	cfg     Config
+	curves  *curve.Service
+	log     *slog.Logger
+	metrics *metrics
+
+	life   context.Context // ends with Close: every poller and connection runs under it
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	closing bool
+	series  map[Params]*series
+	conns   map[*conn]struct{}
+}
+
+// New returns a Hub computing curves with curves (a Service whose source refetches the open tail at
+// least every PollMin) and registering its metrics on reg when not nil. It does no I/O and starts no
+// goroutine.
+func New(cfg Config, curves *curve.Service, reg prometheus.Registerer) *Hub {
+	cfg = cfg.withDefaults()
+	life, cancel := context.WithCancel(context.Background())
+	h := &Hub{cfg: cfg, curves: curves, log: cfg.Logger, life: life, cancel: cancel,
+		series: map[Params]*series{}, conns: map[*conn]struct{}{}}
+	h.metrics = newMetrics(h, reg)
+	return h
+}
+
+// ServeHTTP upgrades the request to a WebSocket and serves it until either side closes.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	closing := h.closing
+	h.mu.Unlock()
+	if closing {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:       []string{subprotocolMsgpack, subprotocolJSON},
+		InsecureSkipVerify: len(h.cfg.AllowOrigins) == 0,
+		OriginPatterns:     h.cfg.AllowOrigins,
+		// Off: per-message deflate keeps a compressor per connection (tens of KiB), and appends are small.
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		return // Accept has answered the client
+	}
+	c := newConn(h, ws)
+	if !h.track(c) {
+		_ = ws.Close(websocket.StatusGoingAway, "shutting down")
+		return
+	}
+	defer h.untrack(c)
+	h.metrics.connections.Inc()
+	defer h.metrics.connections.Dec()
+
+	ctx, cancel := context.WithCancel(h.life)
+	defer cancel()
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		defer cancel() // a failed write ends the connection
+		c.writeLoop(ctx)
+	}()
+	c.readLoop(ctx)
+	cancel()
+	<-written
+	c.close()
+	_ = ws.CloseNow()
+}
+
+func (h *Hub) track(c *conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return false
+	}
+	h.conns[c] = struct{}{}
+	h.wg.Add(1)
+	return true
+}
+
+func (h *Hub) untrack(c *conn) {
+	h.mu.Lock()
+	delete(h.conns, c)
+	h.mu.Unlock()
+	h.wg.Done()
+}
+
+// attach adds sub to the series of p, starting one when there is none.
+func (h *Hub) attach(sub *subscription, p Params, resume *resumePoint) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.series[p]
+	if s == nil || s.isClosed() {
+		s = h.startSeries(p)
+	}
+	s.add(sub, resume)
+}
+
+// startSeries starts the poller of a new series. Called with mu held.
+func (h *Hub) startSeries(p Params) *series {
+	ctx, cancel := context.WithCancel(h.life)
+	s := &series{hub: h, params: p, cancel: cancel, done: make(chan struct{}), epoch: newEpoch(),
+		subs: map[*subscription]struct{}{}, idleSince: h.cfg.Now()}
+	h.series[p] = s
+	h.metrics.seriesCount.Inc()
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer h.metrics.seriesCount.Dec()
+		defer cancel()
+		s.run(ctx)
+		h.detach(s)
+	}()
+	return s
+}
+
+// detach forgets s if it is still the series of its parameters.
+func (h *Hub) detach(s *series) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.series[s.params] == s {
+		delete(h.series, s.params)
+	}
+}
+
+func (s *series) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Close closes every connection (status 1001, going away), then stops every poller, and waits for
+// them until ctx ends.
+func (h *Hub) Close(ctx context.Context) error {
+	h.mu.Lock()
+	h.closing = true
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	// The close handshake first, while the connections' readers still run to receive the answer.
+	var closing sync.WaitGroup
+	for _, c := range conns {
+		closing.Go(func() { _ = c.ws.Close(websocket.StatusGoingAway, "server shutting down") })
+	}
+	closing.Wait()
+	h.cancel()
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

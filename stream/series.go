@@ -1,0 +1,357 @@
+package stream
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
+)
+
+// update is one message of a series stream: a snapshot or an append, at an offset of an epoch. Its
+// bodies are encoded at most once per format, whoever sends them.
+type update struct {
+	epoch          string
+	offset         int64
+	snapshot       bool
+	beginMs, endMs int64
+	doc            *curve.Doc // snapshot: the whole curve
+	delta          delta      // append
+	at             time.Time
+
+	once   [2]sync.Once
+	bodies [2]body
+}
+
+func (u *update) typ() string {
+	if u.snapshot {
+		return typeSnapshot
+	}
+	return typeAppend
+}
+
+// body is u encoded for f.
+func (u *update) body(f format) body {
+	u.once[f].Do(func() {
+		if u.snapshot {
+			u.bodies[f] = snapshotBody(f, u.epoch, u.offset, u.beginMs, u.endMs, u.doc)
+		} else {
+			u.bodies[f] = appendBody(f, u.epoch, u.offset, u.beginMs, u.endMs, u.delta)
+		}
+	})
+	return u.bodies[f]
+}
+
+// size approximates u's encoded size, for the send queue's byte bound.
+func (u *update) size(f format) int { return len(u.body(f).b) + 64 }
+
+// series is one series stream: the state every subscription with its Params shares (the current curve,
+// epoch, offset, history) and the poller that moves it. All fields below mu are guarded by it.
+type series struct {
+	hub    *Hub
+	params Params
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu        sync.Mutex
+	epoch     string
+	offset    int64
+	doc       *curve.Doc // nil until the first good poll
+	beginMs   int64
+	endMs     int64
+	history   []*update // oldest first, consecutive offsets ending at offset
+	subs      map[*subscription]struct{}
+	idleSince time.Time // when the last subscriber left
+	closed    bool      // removed from the hub: attach must make a new one
+	failing   bool      // the last poll failed (its error was sent)
+}
+
+func newEpoch() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// add attaches sub and sends it what it needs first: resumed and the missed updates when resume can be
+// served from history, else a snapshot (once the first poll is done). Called with the hub's lock held.
+func (s *series) add(sub *subscription, resume *resumePoint) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subs[sub] = struct{}{}
+	sub.series = s
+	if s.doc == nil {
+		return // the first poll sends the snapshot
+	}
+	if resume != nil && s.canResume(*resume) {
+		s.hub.metrics.resumes.WithLabelValues("recovered").Inc()
+		sub.conn.enqueueControl(typeResumed, sub.id, true, resumedBody(sub.conn.format, resume.epoch, resume.offset))
+		for _, u := range s.history {
+			if u.offset > resume.offset {
+				sub.conn.enqueueUpdate(sub, u)
+			}
+		}
+		sub.started = true
+		return
+	}
+	if resume != nil {
+		s.hub.metrics.resumes.WithLabelValues("snapshot").Inc()
+	}
+	s.sendSnapshot(sub)
+}
+
+// canResume says whether every update after r is in the history.
+func (s *series) canResume(r resumePoint) bool {
+	if r.epoch != s.epoch || r.offset > s.offset {
+		return false
+	}
+	if r.offset == s.offset {
+		return true
+	}
+	return len(s.history) > 0 && s.history[0].offset <= r.offset+1
+}
+
+// sendSnapshot queues the current curve for sub. Called with mu held.
+func (s *series) sendSnapshot(sub *subscription) {
+	u := &update{epoch: s.epoch, offset: s.offset, snapshot: true, beginMs: s.beginMs, endMs: s.endMs, doc: s.doc}
+	if n := len(s.history); n > 0 && s.history[n-1].snapshot {
+		u = s.history[n-1] // already encoded
+	}
+	sub.conn.enqueueSnapshot(sub, u)
+	sub.started = true
+}
+
+// resnapshot sends a fresh snapshot to a subscription that fell behind on a slow connection.
+func (s *series) resnapshot(sub *subscription) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.subs[sub]; !ok || s.doc == nil {
+		return
+	}
+	s.hub.metrics.slowSnapshots.Inc()
+	s.sendSnapshot(sub)
+}
+
+// remove detaches sub.
+func (s *series) remove(sub *subscription) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.subs, sub)
+	if len(s.subs) == 0 {
+		s.idleSince = s.hub.cfg.Now()
+	}
+}
+
+// run polls until ctx ends or the series ends (complete, a final error, linger passed).
+func (s *series) run(ctx context.Context) {
+	defer close(s.done)
+	backoff := time.Duration(0)
+	for {
+		period, end := s.poll(ctx)
+		if end || s.lingerPassed() {
+			return
+		}
+		if s.isFailing() {
+			backoff = min(max(2*backoff, s.hub.cfg.PollMin), 30*time.Second)
+			period = backoff
+		} else {
+			backoff = 0
+		}
+		t := time.NewTimer(period)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *series) isFailing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failing
+}
+
+// lingerPassed removes the series from the hub when nobody has subscribed for Linger.
+func (s *series) lingerPassed() bool {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.subs) > 0 || h.cfg.Now().Sub(s.idleSince) < h.cfg.Linger {
+		return false
+	}
+	s.closed = true
+	delete(h.series, s.params)
+	return true
+}
+
+// request is the /channels/curve request of p at now.
+func (p Params) request(nowMs int64) curve.Request {
+	r := curve.Request{Name: p.ChannelName, Backend: p.Backend, NumBins: p.NumBins,
+		RawIfSparse: p.RawIfSparse, RemoveEmpty: p.RemoveEmpty}
+	switch {
+	case p.WindowMs > 0:
+		r.BeginMs, r.EndMs = nowMs-p.WindowMs, nowMs
+	case p.HasEnd:
+		r.BeginMs, r.EndMs = p.BeginMs, min(p.EndMs, nowMs)
+	default:
+		r.BeginMs, r.EndMs = p.BeginMs, nowMs
+	}
+	if p.IsString != 0 {
+		v := p.IsString == 2
+		r.IsString = &v
+	}
+	return r
+}
+
+// poll computes the curve of the window at now and sends what changed. It returns the period until the
+// next poll, and end when the series is over (complete, or a final error).
+func (s *series) poll(ctx context.Context) (period time.Duration, end bool) {
+	h := s.hub
+	start := h.cfg.Now()
+	q, cv, err := s.compute(ctx, start)
+	h.metrics.polls.Inc()
+	h.metrics.pollSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, true
+		}
+		return s.fail(err)
+	}
+	s.publish(cv.Doc(), q.BeginMs, q.EndMs)
+	if s.params.completeBy(q, start) {
+		s.end(func(*subscription) (string, body) { return typeComplete, body{} })
+		return 0, true
+	}
+	return h.period(q), false
+}
+
+// completeBy says whether an absolute window is over at now: its end lies further in the past than the
+// settle time (the longer of 60 s and two bins).
+func (p Params) completeBy(q curve.Query, now time.Time) bool {
+	return p.HasEnd && p.EndMs*int64(time.Millisecond) < now.Add(-q.SettleTime(time.Minute)).UnixNano()
+}
+
+func (s *series) compute(ctx context.Context, now time.Time) (curve.Query, *curve.Curve, error) {
+	svc := s.hub.curves
+	q, err := svc.Resolve(ctx, s.params.request(now.UnixMilli()))
+	if err != nil {
+		return q, nil, err
+	}
+	cv, _, err := svc.Fetch(ctx, q)
+	return q, cv, err
+}
+
+// period is the poll period of q: its bin width within [PollMin, PollMax]; PollMin for raw.
+func (h *Hub) period(q curve.Query) time.Duration {
+	if q.NumBins <= 0 {
+		return h.cfg.PollMin
+	}
+	w := time.Duration(daqbuf.WidthForCount(q.Range(), int(q.NumBins)))
+	return min(max(w, h.cfg.PollMin), h.cfg.PollMax)
+}
+
+// fail reports a failed poll: a request the contract refuses (400, 404) ends the series for every
+// subscriber; a passing upstream failure is reported once per streak and retried with backoff.
+func (s *series) fail(err error) (time.Duration, bool) {
+	status, detail, ok := curve.ErrorStatus(err)
+	if !ok {
+		status, detail = 500, "Internal Server Error"
+		s.hub.log.Error("stream: poll failed", slog.String("error", err.Error()))
+	}
+	final := status == 400 || status == 404
+	if final {
+		s.end(func(sub *subscription) (string, body) {
+			return typeError, errorBody(sub.conn.format, status, detail, true)
+		})
+		return 0, true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.failing {
+		for sub := range s.subs {
+			sub.conn.enqueueControl(typeError, sub.id, true, errorBody(sub.conn.format, status, detail, false))
+		}
+	}
+	s.failing = true
+	return s.hub.cfg.PollMin, false
+}
+
+// end sends every subscriber its last message (complete, or a final error) and removes the series
+// from the hub, so a later subscribe with the same parameters starts a new one.
+func (s *series) end(last func(sub *subscription) (string, body)) {
+	s.mu.Lock()
+	for sub := range s.subs {
+		typ, b := last(sub)
+		sub.conn.endSubscription(sub, typ, b)
+	}
+	s.subs = map[*subscription]struct{}{}
+	s.closed = true
+	s.mu.Unlock()
+	s.hub.detach(s) // after unlocking: the hub's lock is always taken before a series' lock
+}
+
+// publish moves the series to doc for the window [beginMs, endMs]: a snapshot when it is the first, or
+// when an append could not carry the change cheaply; else an append, unless nothing changed. Every
+// subscriber gets it; those still waiting for their first message get a snapshot.
+func (s *series) publish(doc *curve.Doc, beginMs, endMs int64) {
+	now := s.hub.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failing = false
+	u := s.next(doc, beginMs, endMs, now)
+	if u == nil {
+		return
+	}
+	s.offset, s.doc, s.beginMs, s.endMs = u.offset, doc, beginMs, endMs
+	s.history = append(s.history, u)
+	s.trimHistory(now)
+	for sub := range s.subs {
+		if !sub.started {
+			s.sendSnapshot(sub)
+			continue
+		}
+		sub.conn.enqueueUpdate(sub, u)
+	}
+}
+
+// next is the update that brings subscribers from the current state to doc, or nil for none.
+func (s *series) next(doc *curve.Doc, beginMs, endMs int64, now time.Time) *update {
+	u := &update{epoch: s.epoch, offset: s.offset + 1, beginMs: beginMs, endMs: endMs, at: now}
+	if s.doc == nil || !sameShape(s.doc, doc) || doc.Empty {
+		if s.doc != nil && doc.Empty && s.doc.Empty {
+			return nil
+		}
+		u.snapshot, u.doc = true, doc
+		return u
+	}
+	d, changed := diff(s.doc, doc)
+	if !changed {
+		return nil
+	}
+	// An append is only worth it when it is small: after a change of bin width nearly every point
+	// changes, and a snapshot says so plainly.
+	if n := d.add.Len(); n > 10 && 2*n > doc.Len() {
+		u.snapshot, u.doc = true, doc
+		return u
+	}
+	u.delta = d
+	return u
+}
+
+// trimHistory drops updates older than History. Called with mu held.
+func (s *series) trimHistory(now time.Time) {
+	cut := 0
+	for cut < len(s.history)-1 && now.Sub(s.history[cut].at) > s.hub.cfg.History {
+		cut++
+	}
+	if cut > 0 {
+		s.history = append(s.history[:0:0], s.history[cut:]...)
+	}
+}
