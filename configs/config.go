@@ -120,6 +120,23 @@ type Config struct {
 	// DaqbufMaxConns is the most concurrent connections to one data-api host (DAQBUF_MAX_CONNS).
 	// Default 16.
 	DaqbufMaxConns int
+	// StreamPollMin and StreamPollMax bound a live series' poll period, which follows its bin width;
+	// raw subscriptions poll at StreamPollMin (STREAM_POLL_MIN, STREAM_POLL_MAX). Defaults 1s and 10s.
+	StreamPollMin, StreamPollMax time.Duration
+	// StreamMaxSubscriptions is the most subscriptions on one /stream connection
+	// (STREAM_MAX_SUBSCRIPTIONS). Default 100.
+	StreamMaxSubscriptions int
+	// StreamLinger is how long a series goes on polling after its last subscriber left
+	// (STREAM_LINGER). Default 30s.
+	StreamLinger time.Duration
+	// StreamHistory is how long a series keeps its updates for resumes (STREAM_HISTORY). Default 10m.
+	StreamHistory time.Duration
+	// StreamWriteTimeout: a /stream connection whose write blocks longer is closed as a slow consumer
+	// (STREAM_WRITE_TIMEOUT). Default 30s.
+	StreamWriteTimeout time.Duration
+	// StreamSendQueueBytes bounds one connection's queue of unsent messages (STREAM_SEND_QUEUE_BYTES).
+	// Default 4 MiB.
+	StreamSendQueueBytes int64
 	// Demo serves curves from the in-process data-api simulator instead of DaqbufDefaultURL (DEMO).
 	// Default false.
 	Demo bool
@@ -148,6 +165,13 @@ func Default() Config {
 		LogLevel:                      slog.LevelInfo,
 		DaqbufTimeout:                 30 * time.Second,
 		DaqbufMaxConns:                16,
+		StreamPollMin:                 time.Second,
+		StreamPollMax:                 10 * time.Second,
+		StreamMaxSubscriptions:        100,
+		StreamLinger:                  30 * time.Second,
+		StreamHistory:                 10 * time.Minute,
+		StreamWriteTimeout:            30 * time.Second,
+		StreamSendQueueBytes:          4 * MiB,
 	}
 }
 

@@ -46,6 +46,13 @@ func Load(getenv func(string) string) (Config, error) {
 	l.duration("DAQBUF_TIMEOUT", &c.DaqbufTimeout)
 	l.count("DAQBUF_MAX_CONNS", &c.DaqbufMaxConns)
 	l.boolean("DEMO", &c.Demo)
+	pollMinOK := set(&l, "STREAM_POLL_MIN", &c.StreamPollMin, parseDuration)
+	pollMaxOK := set(&l, "STREAM_POLL_MAX", &c.StreamPollMax, parseDuration)
+	l.count("STREAM_MAX_SUBSCRIPTIONS", &c.StreamMaxSubscriptions)
+	l.duration("STREAM_LINGER", &c.StreamLinger)
+	l.duration("STREAM_HISTORY", &c.StreamHistory)
+	l.duration("STREAM_WRITE_TIMEOUT", &c.StreamWriteTimeout)
+	l.bytes("STREAM_SEND_QUEUE_BYTES", &c.StreamSendQueueBytes)
 
 	// Checks across variables run only when each side is valid on its own, so one bad value
 	// yields one message.
@@ -56,6 +63,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if singleOK && totalOK && c.DashboardMaxSingleBytes > c.DashboardMaxTotalStorageBytes {
 		l.fail(fmt.Errorf("DASHBOARD_MAX_SINGLE_BYTES: %d is larger than DASHBOARD_MAX_TOTAL_STORAGE_BYTES (%d)",
 			c.DashboardMaxSingleBytes, c.DashboardMaxTotalStorageBytes))
+	}
+	if pollMinOK && pollMaxOK && c.StreamPollMax < c.StreamPollMin {
+		l.fail(fmt.Errorf("STREAM_POLL_MAX: %v is below STREAM_POLL_MIN (%v)", c.StreamPollMax, c.StreamPollMin))
 	}
 	if c.MaintenanceListenAddr != "" && c.MaintenanceListenAddr == c.ListenAddr {
 		l.fail(fmt.Errorf("MAINTENANCE_LISTEN_ADDR: %q is the same as LISTEN_ADDR; leave it empty to serve "+

@@ -56,6 +56,13 @@ func TestConfigLoadDefaults(t *testing.T) {
 		"DAQBUF_TIMEOUT":                    "30s",
 		"DAQBUF_MAX_CONNS":                  "16",
 		"DEMO":                              "false",
+		"STREAM_POLL_MIN":                   "1s",
+		"STREAM_POLL_MAX":                   "10s",
+		"STREAM_MAX_SUBSCRIPTIONS":          "100",
+		"STREAM_LINGER":                     "30s",
+		"STREAM_HISTORY":                    "10m0s",
+		"STREAM_WRITE_TIMEOUT":              "30s",
+		"STREAM_SEND_QUEUE_BYTES":           "4194304",
 	}
 	got := map[string]string{}
 	for _, s := range c.Settings() {

@@ -90,6 +90,13 @@ func (c Config) settings() []Setting {
 		{"DAQBUF_TIMEOUT", c.DaqbufTimeout.String()},
 		{"DAQBUF_MAX_CONNS", strconv.Itoa(c.DaqbufMaxConns)},
 		{"DEMO", b(c.Demo)},
+		{"STREAM_POLL_MIN", c.StreamPollMin.String()},
+		{"STREAM_POLL_MAX", c.StreamPollMax.String()},
+		{"STREAM_MAX_SUBSCRIPTIONS", strconv.Itoa(c.StreamMaxSubscriptions)},
+		{"STREAM_LINGER", c.StreamLinger.String()},
+		{"STREAM_HISTORY", c.StreamHistory.String()},
+		{"STREAM_WRITE_TIMEOUT", c.StreamWriteTimeout.String()},
+		{"STREAM_SEND_QUEUE_BYTES", i(c.StreamSendQueueBytes)},
 	}
 }
 

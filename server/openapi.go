@@ -77,7 +77,8 @@ func (s *Server) openAPI() map[string]any {
 	}
 	return map[string]any{
 		"openapi": "3.0.3",
-		"info":    map[string]any{"title": "Data Board backend (databoard)", "version": "1"},
+		"info": map[string]any{"title": "Data Board backend (databoard)", "version": "1",
+			"description": streamDescription},
 		"servers": []any{map[string]any{"url": s.cfg.RootPath}},
 		"paths":   paths,
 		"components": map[string]any{"schemas": map[string]any{
@@ -86,6 +87,11 @@ func (s *Server) openAPI() map[string]any {
 		}},
 	}
 }
+
+// streamDescription names the route OpenAPI cannot describe: the WebSocket.
+const streamDescription = "Live updates: GET /stream upgrades to a WebSocket (JSON text frames, or MessagePack " +
+	"with the subprotocol databoard.v1.msgpack) where a client subscribes to curves and receives a snapshot, then " +
+	"appends of what is new; the protocol is docs/streaming.md in the databoard repository."
 
 func defaultValue(q queryParam) any {
 	switch q.typ {
@@ -114,7 +120,7 @@ func (s *Server) handleDocs(c *fiber.Ctx) error {
 		`body{font-family:sans-serif;max-width:960px;margin:2em auto}code{background:#eee;padding:0 .2em}` +
 		`table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}</style></head><body>`)
 	b.WriteString(`<h1>databoard API</h1><p>Machine-readable: <a href="` + html.EscapeString(strings.TrimRight(s.cfg.RootPath, "/")) +
-		`/openapi.json">openapi.json</a>. Errors are <code>{"detail": ...}</code>.</p>`)
+		`/openapi.json">openapi.json</a>. Errors are <code>{"detail": ...}</code>.</p><p>` + html.EscapeString(streamDescription) + `</p>`)
 	for _, r := range s.routes() {
 		b.WriteString("<h2><code>" + r.method + " " + html.EscapeString(openAPIPath(r.path)) + "</code></h2><p>" +
 			html.EscapeString(r.summary) + "</p>")

@@ -76,6 +76,9 @@ type Deps struct {
 	// Answers, when set, keeps encoded curve answers of settled windows (see answers.go); the cache
 	// flush routes empty it.
 	Answers *cache.Memory
+	// Stream, when set, serves the live stream's WebSocket at /stream on the main port (package stream's
+	// Hub), beside the Fiber routes.
+	Stream http.Handler
 	// Metrics, when set, receives the HTTP collectors and is served at /metrics (with whatever else cmd
 	// registered on it: cache and stream figures).
 	Metrics *prometheus.Registry
@@ -178,8 +181,24 @@ func (s *Server) newApp(withMaintenance, withPublic bool) *fiber.App {
 	return app
 }
 
-// Handler is the main listener's handler: all routes (and, later, /stream) behind the net/http edge.
-func (s *Server) Handler() http.Handler { return s.edge(s.app) }
+// Handler is the main listener's handler: all routes behind the net/http edge, and /stream (a
+// WebSocket, which Fiber cannot hand over) straight to Deps.Stream.
+func (s *Server) Handler() http.Handler {
+	routes := s.edge(s.app)
+	if s.deps.Stream == nil {
+		return routes
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == streamPath {
+			s.deps.Stream.ServeHTTP(w, r)
+			return
+		}
+		routes.ServeHTTP(w, r)
+	})
+}
+
+// streamPath is where the live stream is served (docs/streaming.md).
+const streamPath = "/stream"
 
 // MaintenanceHandler serves only the maintenance routes; nil unless SeparateMaintenance.
 func (s *Server) MaintenanceHandler() http.Handler {

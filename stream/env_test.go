@@ -422,4 +422,3 @@ func restQuery(channel string, numBins int, rawIfSparse bool) url.Values {
 	}
 	return q
 }
-

@@ -24,6 +24,7 @@ import (
 	"github.com/databoard/databoard/dashboards"
 	"github.com/databoard/databoard/dashboards/mongowire"
 	"github.com/databoard/databoard/server"
+	"github.com/databoard/databoard/stream"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish after SIGINT/SIGTERM.
@@ -124,6 +125,19 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 			"restrict them with MAINTENANCE_TOKEN or MAINTENANCE_LISTEN_ADDR")
 	}
 	curveService := curve.New(curveSource, channels, curve.Config{})
+	// The stream's pollers read through the same cache, asking for an open tail no older than the
+	// shortest poll period, so each poll sees what data-api had a moment before.
+	streamCurves := curveService // TODO(merge): curves.Within(cfg.StreamPollMin) once the cache has it
+	hub := stream.New(stream.Config{
+		PollMin: cfg.StreamPollMin, PollMax: cfg.StreamPollMax, MaxSubscriptions: cfg.StreamMaxSubscriptions,
+		Linger: cfg.StreamLinger, History: cfg.StreamHistory, WriteTimeout: cfg.StreamWriteTimeout,
+		SendQueueBytes: int(cfg.StreamSendQueueBytes), Logger: log.With(slog.String("component", "stream")),
+	}, streamCurves, reg)
+	cleanup.add(func(ctx context.Context) {
+		if err := hub.Close(ctx); err != nil {
+			log.Warn("stream: close", slog.String("error", err.Error()))
+		}
+	})
 	srv := server.New(server.Config{
 		RootPath:            cfg.RootPath,
 		DaqbufPublicURL:     publicURL,
@@ -133,7 +147,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		CurveSettle:         curves.Settle(),
 		CurveTailAge:        curves.TailTTL(),
 	}, server.Deps{Dashboards: dashboardStore, Channels: channels, Curves: curveService, Logger: log,
-		Cache: admin, Answers: answers, Metrics: reg})
+		Cache: admin, Answers: answers, Metrics: reg, Stream: hub})
 
 	errc := make(chan error, 2)
 	main, err := listen(cfg.ListenAddr, srv.Handler(), log, errc)
