@@ -13,30 +13,13 @@ import (
 	"github.com/fxamacker/cbor/v2"
 )
 
-// samplesDir finds shared/reference/daqbuf-samples by walking up from the working directory: the
-// package runs from daqbuf/ inside a checkout that has shared/ beside it (or above it).
-func samplesDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		cand := filepath.Join(dir, "shared", "reference", "daqbuf-samples")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("no shared/reference/daqbuf-samples folder above %s: the sample payloads are needed", dir)
-		}
-		dir = parent
-	}
-}
+// samplesDir holds the data-api sample payloads (origin of each in its README.md). go test runs in
+// the package directory, so the path is relative to daqbuf/.
+const samplesDir = "testdata/daqbuf-samples"
 
 func readSample(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(samplesDir(t), name))
+	b, err := os.ReadFile(filepath.Join(samplesDir, name))
 	if err != nil {
 		t.Fatalf("sample %s: %v", name, err)
 	}

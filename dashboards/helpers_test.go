@@ -12,45 +12,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/databoard/databoard/configs"
 	"github.com/databoard/databoard/dashboards/mongowire/mongotest"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
-// referenceDir finds shared/reference by walking up from the working directory.
-func referenceDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		cand := filepath.Join(dir, "shared", "reference")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("no shared/reference folder above the working directory; the dashboard tests need the reference dashboards and schema")
-		}
-		dir = parent
-	}
-}
+// dashboardsDir holds real dashboards, all valid against the schema. go test runs in the package
+// directory, so the path is relative to dashboards/ (the server tests read the same folder).
+const dashboardsDir = "testdata/dashboards"
 
-func referenceSchema(t testing.TB) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(referenceDir(t), "schema", SchemaFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+// referenceSchema is the dashboard schema the service ships (embedded in configs).
+func referenceSchema(testing.TB) []byte { return configs.DashboardSchema() }
 
 // referenceDashboards returns every reference dashboard file by name.
 func referenceDashboards(t testing.TB) map[string][]byte {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(referenceDir(t), "dashboards", "*.json"))
+	paths, err := filepath.Glob(filepath.Join(dashboardsDir, "*.json"))
 	if err != nil || len(paths) == 0 {
-		t.Fatalf("no reference dashboards found (%v)", err)
+		t.Fatalf("no reference dashboards in %s (%v)", dashboardsDir, err)
 	}
 	out := make(map[string][]byte, len(paths))
 	for _, p := range paths {

@@ -22,7 +22,9 @@ import (
 	"github.com/databoard/databoard/dashboards"
 )
 
-const referenceDashboards = "/work/shared/reference/dashboards"
+// referenceDashboards are real dashboards, all valid against the schema. go test runs in the package
+// directory; the one copy lives with the dashboards package's test data.
+const referenceDashboards = "../dashboards/testdata/dashboards"
 
 // readDashboard reads one of the reference dashboards (a DashboardDTO, {"dashboard": {...}}).
 func readDashboard(t *testing.T, name string) []byte {

@@ -136,25 +136,45 @@ func TestSearch(t *testing.T) {
 	wantStatus(t, resp, body, http.StatusBadRequest)
 }
 
-func TestSearchLargeCatalogueIsFast(t *testing.T) {
+// largeCatalogueSearches are searches over a 100 000-channel catalogue, with the rows each finds.
+var largeCatalogueSearches = []struct {
+	regex string
+	icase bool
+	want  int
+}{{"sim-gen:ch0999", true, 300}, {"CH0123[0-4]", false, 150}, {"^SIM-GEN:CH05000.$", false, 30}}
+
+func TestSearchLargeCatalogue(t *testing.T) {
 	e := newEnv(t, sim.Config{CatalogueSize: 100_000})
 	if n := len(e.sim.Channels("sf-databuffer")); n != 100_014 {
 		t.Fatalf("catalogue of %d", n)
 	}
-	for _, tt := range []struct {
-		regex string
-		icase bool
-		want  int
-	}{{"sim-gen:ch0999", true, 300}, {"CH0123[0-4]", false, 150}, {"^SIM-GEN:CH05000.$", false, 30}} {
+	for _, tt := range largeCatalogueSearches {
 		q := url.Values{"nameRegex": {tt.regex}, "icase": {fmt.Sprint(tt.icase)}}
-		start := time.Now()
-		n := len(search(t, e, q).Channels)
-		took := time.Since(start)
-		if n != tt.want {
+		if n := len(search(t, e, q).Channels); n != tt.want {
 			t.Errorf("%s: %d rows, want %d", tt.regex, n, tt.want)
 		}
-		if took > 50*time.Millisecond {
-			t.Errorf("%s: search took %v over 100k names", tt.regex, took)
+	}
+}
+
+// TestSearchLargeCatalogueLatency keeps the simulator's search fast enough for load tests: the best of
+// five searches over 100 000 names answers within 50 ms. The best, not each one: on a shared 2-core
+// machine one preemption decides a single measurement. Skipped under -race, which slows the regex
+// scan several times (scripts/test runs it in its step without -race).
+func TestSearchLargeCatalogueLatency(t *testing.T) {
+	if raceEnabled {
+		t.Skip("latency is measured without -race")
+	}
+	e := newEnv(t, sim.Config{CatalogueSize: 100_000})
+	for _, tt := range largeCatalogueSearches {
+		q := url.Values{"nameRegex": {tt.regex}, "icase": {fmt.Sprint(tt.icase)}}
+		best := time.Duration(1<<63 - 1)
+		for range 5 {
+			start := time.Now()
+			search(t, e, q)
+			best = min(best, time.Since(start))
+		}
+		if best > 50*time.Millisecond {
+			t.Errorf("%s: the best of 5 searches took %v over 100k names", tt.regex, best)
 		}
 	}
 }
