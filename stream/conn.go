@@ -103,11 +103,16 @@ func (c *conn) enqueueUpdate(sub *subscription, u *update) {
 // overflow marks sub and every subscription with appends in the queue as behind, and drops those
 // appends. Called with qmu held.
 func (c *conn) overflow(sub *subscription) {
-	late := map[*subscription]bool{sub: true}
+	markBehind := func(s *subscription) {
+		if !s.behind {
+			s.behind = true
+			c.behind = append(c.behind, s) // in queue order: the longest waiting gets its snapshot first
+		}
+	}
 	kept := c.queue[:0]
 	for _, it := range c.queue {
 		if it.append && it.sub != nil {
-			late[it.sub] = true
+			markBehind(it.sub)
 			c.qbytes -= it.size
 			continue
 		}
@@ -115,12 +120,7 @@ func (c *conn) overflow(sub *subscription) {
 	}
 	clear(c.queue[len(kept):])
 	c.queue = kept
-	for s := range late {
-		if !s.behind {
-			s.behind = true
-			c.behind = append(c.behind, s)
-		}
-	}
+	markBehind(sub)
 }
 
 // enqueueSnapshot queues a snapshot for sub whatever the queue holds (it is what conflation produces).
