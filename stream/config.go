@@ -3,6 +3,8 @@ package stream
 import (
 	"log/slog"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Config configures the Hub. The zero value of every field is its default (docs/streaming.md).
@@ -28,6 +30,15 @@ type Config struct {
 	// AllowOrigins are the origins whose pages may open the stream, as host patterns ("example.org",
 	// "*.example.org"). Empty: any origin, as the REST API's default CORS policy.
 	AllowOrigins []string
+	// Redis, when set, coordinates the series across instances sharing it: one poller per series in
+	// the whole deployment (a lease), updates fanned out to every instance with subscribers, history
+	// that any instance resumes from. Default nil: everything in process.
+	Redis redis.UniversalClient
+	// RedisPrefix is put in front of every key (REDIS_KEY_PREFIX). Default "databoard:v1:".
+	RedisPrefix string
+	// LeaseTTL is the lifetime of a series' poller lease, renewed at a third of it while the holder
+	// lives: a dead holder's series is taken over within about LeaseTTL. Default 5 s.
+	LeaseTTL time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger receives connection and poll events. Default: discard.
@@ -54,6 +65,10 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SendQueueBytes <= 0 {
 		c.SendQueueBytes = 4 << 20
+	}
+	def(&c.LeaseTTL, 5*time.Second)
+	if c.RedisPrefix == "" {
+		c.RedisPrefix = "databoard:v1:"
 	}
 	if c.Now == nil {
 		c.Now = time.Now

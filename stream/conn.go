@@ -25,7 +25,8 @@ type subscription struct {
 	conn   *conn
 	series *series // set by series.add
 
-	started bool // guarded by series.mu: its first message (snapshot or resumed) is queued
+	started bool         // guarded by series.mu: its first message (snapshot or resumed) is queued
+	resume  *resumePoint // guarded by series.mu: the resume to answer when the series gets its curve
 
 	behind bool // guarded by conn.qmu: appends were dropped; a fresh snapshot is due
 	ended  bool // guarded by conn.qmu: no message may follow its last

@@ -20,6 +20,7 @@ type Hub struct {
 	curves  *curve.Service
 	log     *slog.Logger
 	metrics *metrics
+	broker  broker
 
 	life   context.Context // ends with Close: every poller and connection runs under it
 	cancel context.CancelFunc
@@ -40,6 +41,10 @@ func New(cfg Config, curves *curve.Service, reg prometheus.Registerer) *Hub {
 	h := &Hub{cfg: cfg, curves: curves, log: cfg.Logger, life: life, cancel: cancel,
 		series: map[Params]*series{}, conns: map[*conn]struct{}{}}
 	h.metrics = newMetrics(h, reg)
+	h.broker = inProcess{pollMax: cfg.PollMax}
+	if cfg.Redis != nil {
+		h.broker = newRedisBroker(h, cfg.Redis, cfg.RedisPrefix, cfg.LeaseTTL)
+	}
 	return h
 }
 

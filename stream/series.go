@@ -76,16 +76,23 @@ func newEpoch() string {
 	return hex.EncodeToString(b[:])
 }
 
-// add attaches sub and sends it what it needs first: resumed and the missed updates when resume can be
-// served from history, else a snapshot (once the first poll is done). Called with the hub's lock held.
+// add attaches sub and sends it what it needs first (see greet), or leaves that to the first state
+// the series gets (a poll, or the shared state of another instance). Called with the hub's lock held.
 func (s *series) add(sub *subscription, resume *resumePoint) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.subs[sub] = struct{}{}
-	sub.series = s
-	if s.doc == nil {
-		return // the first poll sends the snapshot
+	sub.series, sub.resume = s, resume
+	if s.doc != nil {
+		s.greet(sub)
 	}
+}
+
+// greet sends a new subscription its first messages: resumed and the missed updates when its resume
+// can be served from history, else a snapshot. Called with mu held, once the series has a curve.
+func (s *series) greet(sub *subscription) {
+	resume := sub.resume
+	sub.resume, sub.started = nil, true
 	if resume != nil && s.canResume(*resume) {
 		s.hub.metrics.resumes.WithLabelValues("recovered").Inc()
 		sub.conn.enqueueControl(typeResumed, sub.id, true, resumedBody(sub.conn.format, resume.epoch, resume.offset))
@@ -94,7 +101,6 @@ func (s *series) add(sub *subscription, resume *resumePoint) {
 				sub.conn.enqueueUpdate(sub, u)
 			}
 		}
-		sub.started = true
 		return
 	}
 	if resume != nil {
@@ -145,22 +151,35 @@ func (s *series) remove(sub *subscription) {
 	}
 }
 
-// run polls until ctx ends or the series ends (complete, a final error, linger passed).
+// run polls while this instance leads the series (always without Redis; while it holds the series'
+// poller lease with Redis), until ctx ends or the series ends (complete, a final error, linger passed).
 func (s *series) run(ctx context.Context) {
 	defer close(s.done)
-	backoff := time.Duration(0)
+	b := s.hub.broker
+	b.join(ctx, s)
+	defer b.leave(s)
+	var backoff time.Duration
+	nextPoll := time.Now()
 	for {
-		period, end := s.poll(ctx)
-		if end || s.lingerPassed() {
+		wait := b.checkEvery()
+		if b.lead(ctx, s) && !time.Now().Before(nextPoll) {
+			period, end := s.poll(ctx)
+			if end {
+				return
+			}
+			if s.isFailing() {
+				backoff = min(max(2*backoff, s.hub.cfg.PollMin), 30*time.Second)
+				period = backoff
+			} else {
+				backoff = 0
+			}
+			nextPoll = time.Now().Add(period)
+		}
+		if s.isClosed() || s.lingerPassed() {
 			return
 		}
-		if s.isFailing() {
-			backoff = min(max(2*backoff, s.hub.cfg.PollMin), 30*time.Second)
-			period = backoff
-		} else {
-			backoff = 0
-		}
-		t := time.NewTimer(period)
+		wait = max(min(wait, time.Until(nextPoll)), time.Millisecond)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -224,9 +243,11 @@ func (s *series) poll(ctx context.Context) (period time.Duration, end bool) {
 		}
 		return s.fail(err)
 	}
-	s.publish(cv.Doc(), q.BeginMs, q.EndMs)
+	s.publish(ctx, cv.Doc(), q.BeginMs, q.EndMs)
 	if s.params.completeBy(q, start) {
-		s.end(func(*subscription) (string, body) { return typeComplete, body{} })
+		ev := event{kind: eventComplete}
+		s.hub.broker.publishEvent(s, ev)
+		s.handleEvent(ev)
 		return 0, true
 	}
 	return h.period(q), false
@@ -265,22 +286,45 @@ func (s *series) fail(err error) (time.Duration, bool) {
 		status, detail = 500, "Internal Server Error"
 		s.hub.log.Error("stream: poll failed", slog.String("error", err.Error()))
 	}
-	final := status == 400 || status == 404
-	if final {
+	ev := event{kind: eventError, status: status, detail: detail, final: status == 400 || status == 404}
+	s.hub.broker.publishEvent(s, ev)
+	s.handleEvent(ev)
+	return s.hub.cfg.PollMin, ev.final
+}
+
+// event is what ends a series or interrupts it, besides updates.
+type event struct {
+	kind   uint8 // eventError or eventComplete
+	status int
+	detail string
+	final  bool
+}
+
+const (
+	eventError uint8 = iota + 1
+	eventComplete
+)
+
+// handleEvent delivers an event to the subscribers: complete or a final error ends the series; a passing
+// error is reported once per streak of failures.
+func (s *series) handleEvent(ev event) {
+	switch {
+	case ev.kind == eventComplete:
+		s.end(func(*subscription) (string, body) { return typeComplete, body{} })
+	case ev.final:
 		s.end(func(sub *subscription) (string, body) {
-			return typeError, errorBody(sub.conn.format, status, detail, true)
+			return typeError, errorBody(sub.conn.format, ev.status, ev.detail, true)
 		})
-		return 0, true
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.failing {
-		for sub := range s.subs {
-			sub.conn.enqueueControl(typeError, sub.id, true, errorBody(sub.conn.format, status, detail, false))
+	default:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.failing {
+			for sub := range s.subs {
+				sub.conn.enqueueControl(typeError, sub.id, true, errorBody(sub.conn.format, ev.status, ev.detail, false))
+			}
 		}
+		s.failing = true
 	}
-	s.failing = true
-	return s.hub.cfg.PollMin, false
 }
 
 // end sends every subscriber its last message (complete, or a final error) and removes the series
@@ -298,23 +342,33 @@ func (s *series) end(last func(sub *subscription) (string, body)) {
 }
 
 // publish moves the series to doc for the window [beginMs, endMs]: a snapshot when it is the first, or
-// when an append could not carry the change cheaply; else an append, unless nothing changed. Every
-// subscriber gets it; those still waiting for their first message get a snapshot.
-func (s *series) publish(doc *curve.Doc, beginMs, endMs int64) {
-	now := s.hub.cfg.Now()
+// when an append could not carry the change cheaply; else an append, unless nothing changed. The
+// update goes to every subscriber here and, through the broker, to the other instances.
+func (s *series) publish(ctx context.Context, doc *curve.Doc, beginMs, endMs int64) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.failing = false
-	u := s.next(doc, beginMs, endMs, now)
-	if u == nil {
-		return
+	u := s.next(doc, beginMs, endMs, s.hub.cfg.Now())
+	if u != nil {
+		s.commit(u, doc)
 	}
-	s.offset, s.doc, s.beginMs, s.endMs = u.offset, doc, beginMs, endMs
+	s.mu.Unlock()
+	if u != nil {
+		s.hub.broker.publish(ctx, s, u, doc)
+	}
+}
+
+// commit makes u, which brings the series to doc, the series' state and sends it to every subscriber;
+// those still waiting for their first message are greeted. Called with mu held.
+func (s *series) commit(u *update, doc *curve.Doc) {
+	if u.epoch != s.epoch {
+		s.history = nil
+	}
+	s.epoch, s.offset, s.doc, s.beginMs, s.endMs = u.epoch, u.offset, doc, u.beginMs, u.endMs
 	s.history = append(s.history, u)
-	s.trimHistory(now)
+	s.trimHistory(s.hub.cfg.Now())
 	for sub := range s.subs {
 		if !sub.started {
-			s.sendSnapshot(sub)
+			s.greet(sub)
 			continue
 		}
 		sub.conn.enqueueUpdate(sub, u)
