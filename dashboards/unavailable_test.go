@@ -64,7 +64,7 @@ func TestUnavailableFailsFast(t *testing.T) {
 		"Record":         func(ctx context.Context) error { _, err := s.Record(ctx, "x"); return err },
 		"SetWhitelisted": func(ctx context.Context) error { return s.SetWhitelisted(ctx, "x", true) },
 		"SetProtected":   func(ctx context.Context) error { return s.SetProtected(ctx, "x", true) },
-		"Export":         func(ctx context.Context) error { _, err := s.Export(ctx, io.Discard); return err },
+		"Export":         func(ctx context.Context) error { _, err := s.Export(ctx, io.Discard, nil); return err },
 	}
 	for name, op := range ops {
 		start := time.Now()
