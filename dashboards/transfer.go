@@ -38,6 +38,9 @@ func (s *Store) export(ctx context.Context, w io.Writer, progress func(done, tot
 	bw := bufio.NewWriterSize(w, 64<<10)
 	n := 0
 	for cur.Next(ctx) {
+		if err := ctx.Err(); err != nil { // Next does not look at ctx while it serves a fetched batch
+			return n, translate("export", err)
+		}
 		rec, err := s.parseRecord(cur.Current)
 		if err != nil {
 			return n, fmt.Errorf("export: %w", err)
