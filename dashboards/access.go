@@ -3,6 +3,8 @@ package dashboards
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,6 +43,12 @@ func (a *accessLog) forget(id string) {
 	a.mu.Unlock()
 }
 
+func (a *accessLog) size() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.last)
+}
+
 // take hands the pending accesses to the caller and starts a new batch.
 func (a *accessLog) take() map[string]time.Time {
 	a.mu.Lock()
@@ -64,9 +72,15 @@ func (a *accessLog) restore(batch map[string]time.Time) {
 	}
 }
 
-// flushAccess writes the pending access times in one unordered bulk write. $max keeps the write correct
-// whatever order instances flush in, and never resurrects a deleted dashboard (no upsert). On failure the
-// batch is kept for the next flush.
+// accessBulk bounds the update statements of one bulk write. FerretDB v1 keeps each statement's cursor
+// open until the whole command ends, and its SQLite pool has 100 connections: a bulk of 100 statements
+// wedges the embedded store for good. 25 stays far below that and leaves room for concurrent reads.
+const accessBulk = 25
+
+// flushAccess writes the pending access times in unordered bulk writes of at most accessBulk statements,
+// each taking the write lock on its own so that saves interleave with a large flush. $max keeps the write
+// correct whatever order instances flush in, and never resurrects a deleted dashboard (no upsert). On
+// failure the unwritten rest of the batch is kept for the next flush.
 func (s *Store) flushAccess(ctx context.Context) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
@@ -74,36 +88,43 @@ func (s *Store) flushAccess(ctx context.Context) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	models := make([]mongo.WriteModel, 0, len(batch))
-	for id, t := range batch {
-		models = append(models, mongo.NewUpdateOneModel().
-			SetFilter(bson.D{{Key: fieldID, Value: id}}).
-			SetUpdate(bson.D{{Key: "$max", Value: bson.D{{Key: fieldLastAccess, Value: bson.NewDateTimeFromTime(t)}}}}))
-	}
-	s.writeMu.Lock()
-	_, err := s.writes.Load().BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-	s.writeMu.Unlock()
-	if err != nil {
-		s.access.restore(batch)
-		return translate(fmt.Sprintf("write %d access times", len(batch)), err)
+	ids := slices.Sorted(maps.Keys(batch))
+	for start := 0; start < len(ids); start += accessBulk {
+		if err := s.writeAccess(ctx, ids[start:min(start+accessBulk, len(ids))], batch); err != nil {
+			rest := make(map[string]time.Time, len(ids)-start)
+			for _, id := range ids[start:] {
+				rest[id] = batch[id]
+			}
+			s.access.restore(rest)
+			return fmt.Errorf("write %d access times: %w", len(rest), err)
+		}
 	}
 	return nil
 }
 
+// writeAccess writes the access times of ids in one bulk write.
+func (s *Store) writeAccess(ctx context.Context, ids []string, batch map[string]time.Time) error {
+	models := make([]mongo.WriteModel, 0, len(ids))
+	for _, id := range ids {
+		models = append(models, mongo.NewUpdateOneModel().
+			SetFilter(byID(id)).
+			SetUpdate(bson.D{{Key: "$max", Value: bson.D{{Key: fieldLastAccess, Value: bson.NewDateTimeFromTime(batch[id])}}}}))
+	}
+	err := s.locked(ctx, "write access times", func(w *writeSet) error {
+		_, err := w.dash.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+		return translate("write access times", err)
+	})
+	s.health.observe(err, s.cfg.Now()) // the flusher is often the first to find the store stuck
+	return err
+}
+
 // runFlusher flushes access times every interval until ctx ends. Failures are logged once per outage.
 func (s *Store) runFlusher(ctx context.Context) {
-	t := time.NewTicker(s.cfg.AccessFlushInterval)
-	defer t.Stop()
 	failing := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, s.cfg.AccessFlushInterval, func() {
 		fctx, cancel := context.WithTimeout(ctx, flushTimeout(s.cfg.AccessFlushInterval))
+		defer cancel()
 		err := s.flushAccess(fctx)
-		cancel()
 		switch {
 		case err != nil && !failing && ctx.Err() == nil:
 			failing = true
@@ -112,7 +133,7 @@ func (s *Store) runFlusher(ctx context.Context) {
 			failing = false
 			s.log.Info("dashboards: access times written again")
 		}
-	}
+	})
 }
 
 // flushTimeout bounds one periodic flush: long enough for a big batch, short enough not to pile up.

@@ -1,8 +1,18 @@
 package dashboards
 
 import (
+	"context"
+	"fmt"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/databoard/databoard/dashboards/mongowire/mongotest"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // BenchmarkGetExample reads the 71 KB reference dashboard from 16 goroutines, as the HTTP layer will at
@@ -80,4 +90,91 @@ func BenchmarkConvert(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkWrite measures create (POST) and replace (PATCH) latency with 100, 1 000 and 10 000 dashboards
+// stored, on the embedded code path (Embedded, on a MongoDB-wire server process of the benchmark's own) and
+// the MongoDB code path (on the suite's MongoDB-wire server), with 1 and 8 writers. Writes must not slow
+// down as the collection grows. It reports the mean latency of one write as ms/write. Run with
+// -benchtime=200x (see BENCHMARKS.md).
+func BenchmarkWrite(b *testing.B) {
+	for _, mode := range []string{"embedded", "wire"} {
+		for _, stored := range []int{100, 1000, 10000} {
+			b.Run(fmt.Sprintf("%s/stored=%d", mode, stored), func(b *testing.B) {
+				s := benchStore(b, mode == "embedded", stored)
+				for _, writers := range []int{1, 8} {
+					for _, op := range []string{"POST", "PATCH"} {
+						b.Run(fmt.Sprintf("%s/writers=%d", op, writers), func(b *testing.B) {
+							benchWrites(b, s, op, writers, stored)
+						})
+					}
+				}
+			})
+		}
+	}
+}
+
+// benchStore starts a store over a fresh database holding n small dashboards (inserted directly).
+func benchStore(b *testing.B, embedded bool, n int) *Store {
+	var db *mongo.Database
+	if embedded {
+		p := mongotest.StartProcess(b)
+		client, err := mongo.Connect(options.Client().ApplyURI(p.URI()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+		db = client.Database("bench")
+	} else {
+		db = mongotest.Database(b)
+	}
+	ctx := testCtx(b)
+	docs := make([]any, 0, n)
+	for i := range n {
+		body := mustBSON(b, paddedBody(i))
+		docs = append(docs, bson.D{{Key: fieldID, Value: fmt.Sprintf("seed%05d", i)}, {Key: fieldDashboard, Value: bson.Raw(body)},
+			{Key: fieldSize, Value: int32(len(body))}, {Key: fieldLastAccess, Value: bson.NewDateTimeFromTime(time.Now())}})
+	}
+	for i := 0; i < n; i += 100 {
+		if _, err := db.Collection(DefaultCollection).InsertMany(ctx, docs[i:min(i+100, n)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return startStore(b, db, Config{Embedded: embedded, Schema: referenceSchema(b), ValidateSchema: true})
+}
+
+// benchWrites runs b.N writes split over writers goroutines and reports their mean latency.
+func benchWrites(b *testing.B, s *Store, op string, writers, stored int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // slow cases are the finding
+	defer cancel()
+	var next atomic.Int64
+	var total atomic.Int64 // nanoseconds spent in writes
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				start := time.Now()
+				var err error
+				if op == "POST" {
+					_, err = s.Create(ctx, paddedBody(int(i)))
+				} else {
+					_, err = s.Replace(ctx, fmt.Sprintf("seed%05d", int(i)%stored), paddedBody(int(i)))
+				}
+				total.Add(int64(time.Since(start)))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(total.Load())/float64(b.N)/1e6, "ms/write")
 }

@@ -91,7 +91,7 @@ func TestCachedStoreSeesWrites(t *testing.T) {
 	}
 }
 
-func mustBSON(t *testing.T, body []byte) []byte {
+func mustBSON(t testing.TB, body []byte) []byte {
 	t.Helper()
 	doc, err := jsonToBSON(nil, body)
 	if err != nil {

@@ -27,13 +27,15 @@ type Config struct {
 	EvictionThreshold float64
 	// TargetUtilization is the fraction of MaxTotalBytes eviction reduces the total to. Default 0.60.
 	TargetUtilization float64
-	// SizeRecount is how long a total size measured with $group/$sum is trusted before a write measures
-	// again; meanwhile this instance's own writes are added to it (a replace adds its full size, so the
-	// estimate only errs high, and a high estimate is re-measured before anything is evicted). 0 (the
-	// default) measures after every create and replace, as the old backend did. FerretDB's $group reads
-	// every whole document (about 10 ms per 71 KB dashboard on a small machine), so the embedded store should
-	// set this (e.g. 1 min); with several instances, another instance's writes are seen within it.
+	// Embedded says the database is the embedded store (FerretDB v1 over SQLite), written by this process
+	// only: keys FerretDB refuses are escaped (keys.go), and writes find documents by _id alone.
+	Embedded bool
+	// SizeRecount is how often the size counter is checked against a full recount ($group/$sum), which
+	// puts right what a crash between a write and its $inc left (see size.go). Default 10 min. FerretDB's
+	// $group reads every whole document, so the embedded store may want it longer.
 	SizeRecount time.Duration
+	// ProbeInterval is how often the store's health is probed (see Stats). Default 5 s.
+	ProbeInterval time.Duration
 	// AccessFlushInterval is how often batched last_access updates are written. Default 1 s.
 	AccessFlushInterval time.Duration
 	// CacheBytes bounds an in-process cache of encoded GET answers, in bytes. 0 (the default) turns it off;
@@ -55,6 +57,8 @@ const (
 	DefaultTargetUtilization   = 0.60
 	DefaultAccessFlushInterval = time.Second
 	DefaultCacheTTL            = 2 * time.Second
+	DefaultSizeRecount         = 10 * time.Minute
+	DefaultProbeInterval       = 5 * time.Second
 )
 
 // withDefaults fills zero fields and checks the rest.
@@ -80,6 +84,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.CacheTTL == 0 {
 		c.CacheTTL = DefaultCacheTTL
 	}
+	if c.SizeRecount == 0 {
+		c.SizeRecount = DefaultSizeRecount
+	}
+	if c.ProbeInterval == 0 {
+		c.ProbeInterval = DefaultProbeInterval
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -91,7 +101,7 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, fmt.Errorf("need 0 <= target utilization (%g) <= eviction threshold (%g)",
 			c.TargetUtilization, c.EvictionThreshold))
 	}
-	if c.AccessFlushInterval < 0 || c.CacheTTL < 0 || c.SizeRecount < 0 {
+	if c.AccessFlushInterval < 0 || c.CacheTTL < 0 || c.SizeRecount < 0 || c.ProbeInterval < 0 {
 		errs = append(errs, errors.New("intervals must not be negative"))
 	}
 	if c.ValidateSchema && len(c.Schema) == 0 {

@@ -24,19 +24,28 @@
 // # Reads and last_access
 //
 // A read does not write. Get records the access time in memory; a background flusher writes the batch
-// every Config.AccessFlushInterval as one unordered bulk write of {$max: {last_access: t}} updates, which is
-// order-independent across instances and never resurrects a deleted dashboard. Eviction, Export and Close
-// flush first, so eviction order is right and a clean shutdown loses nothing (a crash loses at most one
-// interval of access times, which only shifts eviction order).
+// every Config.AccessFlushInterval as unordered bulk writes of at most 25 {$max: {last_access: t}} updates
+// (FerretDB v1 keeps one cursor per statement open until the command ends and has 100 SQLite connections,
+// so one bulk of 100 wedged it for good). $max is order-independent across instances and never resurrects
+// a deleted dashboard. Eviction, Export and Close flush first, so eviction order is right and a clean
+// shutdown loses nothing (a crash loses at most one interval of access times, which only shifts eviction
+// order).
 //
-// # Eviction
+// # Eviction and the size counter
 //
-// After every create and replace the store sums _size over the collection ($group/$sum); when the total
-// reaches EvictionThreshold × MaxTotalBytes it deletes dashboards that are neither whitelisted nor
-// protected, least recently accessed first, until the total is at most TargetUtilization × MaxTotalBytes.
-// FerretDB's $group reads every whole document (about 10 ms per 71 KB dashboard on a small machine, so 0.5 s
-// per save at 50 dashboards); Config.SizeRecount lets the embedded store measure once per period and add its
-// own writes in between.
+// The total of _size is kept in a counter document (collection "<Collection>_meta", see size.go) that every
+// write adjusts with $inc, so a write costs O(1) whatever the collection's size; a periodic recount
+// ($group/$sum, Config.SizeRecount) puts right what a crash between a write and its $inc left. When the
+// counter reaches EvictionThreshold × MaxTotalBytes the store recounts exactly and, if the total really is
+// there, deletes dashboards that are neither whitelisted nor protected, least recently accessed first,
+// until the total is at most TargetUtilization × MaxTotalBytes.
+//
+// # Health
+//
+// Every operation runs within its caller's deadline minus a margin (ops.go), and the write lock gives up
+// when that passes, so a wedged or unreachable store gives ErrUnavailable while the caller can still say
+// so. Operations, the flusher and a periodic probe feed Stats (up/down, last error), which the server
+// shows on /maintenance/dashboards and /metrics.
 //
 // # Answer cache
 //
@@ -53,8 +62,12 @@
 // Only operations both MongoDB and FerretDB v1 (the embedded store) implement are used: no transactions,
 // change streams, TTL indexes, $lookup, or projections on findAndModify. Writes ask for majority write
 // concern; Start falls back to w:1 if the server refuses it. FerretDB v1 refuses keys containing '.' or
-// starting with '$' and arrays directly inside arrays; such bodies fail with ErrInvalid there (MongoDB
-// stores them). When MongoDB is unreachable, operations fail with ErrUnavailable within the client's
+// starting with '$': with Config.Embedded such keys are escaped reversibly (keys.go), while MongoDB stores
+// them as they are. It also refuses arrays directly inside arrays, which still fail with ErrInvalid there.
+// FerretDB v1 pushes only a filter of exactly {_id: <string>} down to SQLite (any other filter decodes
+// every document in Go), so with Config.Embedded writes read the flags first and then write by _id alone.
+// Even that pushed-down lookup scans the SQLite table (its _id index is on another expression than the one
+// it queries), so on the embedded store a lookup by id still grows with the collection, though far less. When MongoDB is unreachable, operations fail with ErrUnavailable within the client's
 // server-selection timeout or the caller's deadline, and the store recovers by itself.
 //
 // The package must not import server, cache, stream, daqbuf or configs; it knows nothing of HTTP.

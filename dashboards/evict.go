@@ -3,8 +3,6 @@ package dashboards
 import (
 	"context"
 	"fmt"
-	"sync"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -14,32 +12,39 @@ import (
 // deleted, so no cursor stays open across deletes (SQLite-backed servers lock on that).
 const evictPage = 200
 
-// evictAfterWrite runs eviction after a create or replace. The write has succeeded whatever happens here, so
-// a failure is logged, not returned: the next write tries again.
-func (s *Store) evictAfterWrite(ctx context.Context, written int64) {
-	if err := s.Evict(ctx); err != nil {
-		s.log.Error("dashboards: eviction failed", "err", err, "written_bytes", written)
+// evictIfNeeded runs eviction after a create or replace when the counter says the threshold is reached
+// (or when it is unknown). The write has succeeded whatever happens here, so a failure is logged, not
+// returned: the next write tries again.
+func (s *Store) evictIfNeeded(ctx context.Context, total sizeTotal) {
+	if total.known && float64(total.bytes) < s.threshold() {
+		return
+	}
+	if err := s.evict(ctx); err != nil {
+		s.log.Error("dashboards: eviction failed", "err", err)
 	}
 }
 
+func (s *Store) threshold() float64 { return s.cfg.EvictionThreshold * float64(s.cfg.MaxTotalBytes) }
+
 // Evict applies the storage limit: when the total size of all dashboards reaches EvictionThreshold ×
 // MaxTotalBytes, it deletes dashboards that are neither whitelisted nor protected, least recently accessed
-// first, until the total is at most TargetUtilization × MaxTotalBytes. Create and Replace call it; it is
-// exported for maintenance commands.
+// first, until the total is at most TargetUtilization × MaxTotalBytes. Create and Replace call it when the
+// size counter reaches the threshold; it is exported for maintenance commands.
 func (s *Store) Evict(ctx context.Context) error {
-	s.evictMu.Lock()
-	defer s.evictMu.Unlock()
-	threshold := s.cfg.EvictionThreshold * float64(s.cfg.MaxTotalBytes)
-	total, ok := s.sizes.estimate(s.now(), s.cfg.SizeRecount)
-	if ok && float64(total) < threshold {
-		return nil
-	}
-	total, err := s.measureTotal(ctx)
-	if err != nil {
+	_, err := run(s, ctx, func(ctx context.Context) (struct{}, error) { return struct{}{}, s.evict(ctx) })
+	return err
+}
+
+// evict decides on an exact recount, never on the counter alone, so a counter that drifted high costs one
+// recount and never evicts a dashboard too many.
+func (s *Store) evict(ctx context.Context) error {
+	if err := s.evictLock.lock(ctx, "evict"); err != nil {
 		return err
 	}
-	if float64(total) < threshold {
-		return nil
+	defer s.evictLock.unlock()
+	total, err := s.recount(ctx)
+	if err != nil || float64(total) < s.threshold() {
+		return err
 	}
 	// The order is by last_access, so the accesses only this process knows about must be written first.
 	if err := s.flushAccess(ctx); err != nil {
@@ -57,35 +62,51 @@ func (s *Store) Evict(ctx context.Context) error {
 				"total_bytes", total, "target_bytes", target)
 			break
 		}
-		s.writeMu.Lock()
-		res, err := s.writes.Load().DeleteMany(ctx, bson.D{
-			{Key: fieldID, Value: bson.D{{Key: "$in", Value: ids}}},
-			{Key: fieldWhitelisted, Value: bson.D{{Key: "$ne", Value: true}}},
-			{Key: fieldProtected, Value: bson.D{{Key: "$ne", Value: true}}},
-		})
-		s.writeMu.Unlock()
+		deleted, err := s.deleteEvictable(ctx, ids, sizes)
 		if err != nil {
-			return translate("evict", err)
+			return err
 		}
-		for _, id := range ids {
-			if id, ok := id.(string); ok {
-				s.invalidate(id)
-				s.access.forget(id)
-			}
-		}
-		evicted += int(res.DeletedCount)
-		if res.DeletedCount == int64(len(ids)) {
+		evicted += int(deleted)
+		if deleted == int64(len(ids)) {
 			total -= sizes
-		} else if total, err = s.measureTotal(ctx); err != nil { // raced with another writer: count again
+		} else if total, err = s.recount(ctx); err != nil { // raced with another writer: count again
 			return err
 		}
 	}
-	s.sizes.set(total, s.now())
 	if evicted > 0 {
 		s.log.Info("dashboards: evicted least recently used dashboards",
 			"count", evicted, "freed_bytes", start-total, "total_bytes", total, "target_bytes", target)
 	}
 	return nil
+}
+
+// deleteEvictable deletes those of ids that are still evictable, in one statement (at most evictPage ids,
+// and FerretDB closes a delete's cursor before it writes), and accounts for them in the size counter when
+// all of them went, so that their sizes are known; otherwise the caller recounts.
+func (s *Store) deleteEvictable(ctx context.Context, ids []any, sizes int64) (int64, error) {
+	var deleted int64
+	err := s.locked(ctx, "evict", func(w *writeSet) error {
+		res, err := w.dash.DeleteMany(ctx, bson.D{
+			{Key: fieldID, Value: bson.D{{Key: "$in", Value: ids}}},
+			{Key: fieldWhitelisted, Value: bson.D{{Key: "$ne", Value: true}}},
+			{Key: fieldProtected, Value: bson.D{{Key: "$ne", Value: true}}},
+		})
+		if err != nil {
+			return translate("evict", err)
+		}
+		deleted = res.DeletedCount
+		if deleted == int64(len(ids)) {
+			s.addSize(ctx, w, -sizes)
+		}
+		return nil
+	})
+	for _, id := range ids {
+		if id, ok := id.(string); ok {
+			s.invalidate(id)
+			s.access.forget(id)
+		}
+	}
+	return deleted, err
 }
 
 // evictionCandidates returns the least recently accessed evictable dashboards whose sizes add up to at
@@ -122,16 +143,6 @@ func (s *Store) evictionCandidates(ctx context.Context, need int64) ([]any, int6
 	return ids, sum, nil
 }
 
-// measureTotal sums _size exactly and remembers the result as the new estimate.
-func (s *Store) measureTotal(ctx context.Context) (int64, error) {
-	total, err := s.totalSize(ctx)
-	if err != nil {
-		return 0, err
-	}
-	s.sizes.set(total, s.now())
-	return total, nil
-}
-
 // totalSize sums _size over all dashboards, as the old backend did.
 func (s *Store) totalSize(ctx context.Context) (int64, error) {
 	cur, err := s.reads.Aggregate(ctx, bson.A{
@@ -164,41 +175,4 @@ func asInt64(v any) int64 {
 	default:
 		return 0
 	}
-}
-
-// sizeEstimate is the total size last measured, plus this instance's writes since (see Config.SizeRecount).
-type sizeEstimate struct {
-	mu       sync.Mutex
-	total    int64
-	measured time.Time // zero: nothing measured yet
-}
-
-// estimate returns the total if a measurement younger than maxAge exists.
-func (e *sizeEstimate) estimate(now time.Time, maxAge time.Duration) (int64, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.measured.IsZero() || now.Sub(e.measured) >= maxAge {
-		return 0, false
-	}
-	return e.total, true
-}
-
-func (e *sizeEstimate) set(total int64, now time.Time) {
-	e.mu.Lock()
-	e.total, e.measured = total, now
-	e.mu.Unlock()
-}
-
-// add adjusts the estimate by a write of this instance (negative for deletes).
-func (e *sizeEstimate) add(n int64) {
-	e.mu.Lock()
-	e.total += n
-	e.mu.Unlock()
-}
-
-// forget drops the estimate, so the next check measures.
-func (e *sizeEstimate) forget() {
-	e.mu.Lock()
-	e.measured = time.Time{}
-	e.mu.Unlock()
 }

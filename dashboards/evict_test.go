@@ -94,6 +94,9 @@ func TestEvictionOrderAndExemptions(t *testing.T) {
 	if total, err := s.totalSize(ctx); err != nil || total != 6*size {
 		t.Errorf("total after eviction = %d (%v), want %d", total, err, 6*size)
 	}
+	if got := counterBytes(t, s); got != 6*size {
+		t.Errorf("size counter after eviction = %d, want %d", got, 6*size)
+	}
 	if _, err := s.Get(ctx, ids[3]); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get of an evicted dashboard: %v, want ErrNotFound", err)
 	}
@@ -117,7 +120,7 @@ func TestEvictionKeepsOnlyExempt(t *testing.T) {
 	// Insert exempt ones directly (a create would evict them before they could be flagged).
 	for _, id := range []string{"w", "p"} {
 		field := map[string]string{"w": "whitelisted", "p": "protected"}[id]
-		if _, err := s.majority.InsertOne(ctx, bson.D{{Key: "_id", Value: id},
+		if _, err := s.majority.dash.InsertOne(ctx, bson.D{{Key: "_id", Value: id},
 			{Key: "dashboard", Value: bson.D{{Key: "dashboard", Value: bson.D{{Key: "widgets", Value: bson.A{}}}}}},
 			{Key: "_size", Value: int32(33)}, {Key: field, Value: true}}); err != nil {
 			t.Fatal(err)
@@ -134,43 +137,109 @@ func TestEvictionKeepsOnlyExempt(t *testing.T) {
 	}
 }
 
-// TestSizeRecount: with SizeRecount the total is measured once per period and this instance's own writes are
-// added to it; other instances' writes count from the next measurement.
-func TestSizeRecount(t *testing.T) {
+// counterBytes reads the shared size counter.
+func counterBytes(t *testing.T, s *Store) int64 {
+	t.Helper()
+	var doc struct {
+		Bytes int64 `bson:"bytes"`
+	}
+	if err := s.writes.Load().meta.FindOne(testCtx(t), byID(sizeCounterID)).Decode(&doc); err != nil {
+		t.Fatalf("read size counter: %v", err)
+	}
+	return doc.Bytes
+}
+
+// TestSizeCounter: every write keeps the shared counter equal to the sum of _size, across two instances on
+// one database, without a recount; a drift (a write whose $inc was lost) is put right by a recount; and a
+// write of one instance that takes the counter over the threshold evicts exactly down to the target.
+func TestSizeCounter(t *testing.T) {
 	clock := newFakeClock()
 	size := int64(len(mustBSON(t, paddedBody(0))))
-	s, db := newTestStore(t, Config{Now: clock.Now, MaxTotalBytes: 10 * size, SizeRecount: time.Hour})
+	a, db := newTestStore(t, Config{Now: clock.Now, MaxTotalBytes: 20 * size, AccessFlushInterval: time.Hour})
+	b := startStore(t, db, Config{Now: clock.Now, MaxTotalBytes: 20 * size, AccessFlushInterval: time.Hour})
 	ctx := testCtx(t)
-	for i := range 5 { // measured once (5 × size), then estimated
-		clock.Advance(time.Second)
-		if _, err := s.Create(ctx, paddedBody(i)); err != nil {
+	check := func(what string) {
+		t.Helper()
+		exact, err := a.totalSize(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	// Another instance adds 4 more: the estimate (5) does not know.
-	for i := 5; i < 9; i++ {
-		clock.Advance(time.Second)
-		if _, err := db.Collection("dashboards").InsertOne(ctx, bson.D{{Key: "_id", Value: fmt.Sprintf("other-%d", i)},
-			{Key: "dashboard", Value: bson.Raw(mustBSON(t, paddedBody(i)))}, {Key: "_size", Value: int32(size)},
-			{Key: "last_access", Value: bson.NewDateTimeFromTime(clock.Now())}}); err != nil {
-			t.Fatal(err)
+		if got := counterBytes(t, a); got != exact {
+			t.Errorf("%s: counter %d, sum of _size %d", what, got, exact)
 		}
 	}
-	clock.Advance(time.Second)
-	if _, err := s.Create(ctx, paddedBody(10)); err != nil { // real total 10, estimate 6: no eviction yet
+	var ids []string
+	for i := range 6 {
+		clock.Advance(time.Second)
+		st := []*Store{a, b}[i%2]
+		d, err := st.Create(ctx, paddedBody(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.ID)
+	}
+	check("after creates on two instances")
+	bigger := []byte(strings.Replace(string(paddedBody(99)), "xxxx", strings.Repeat("y", 500), 1))
+	if _, err := b.Replace(ctx, ids[0], bigger); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(remainingIDs(t, s)); got != 10 {
-		t.Fatalf("%d dashboards remain; with a fresh estimate below the threshold none should be evicted", got)
+	check("after a replace that grew")
+	if _, err := a.Replace(ctx, ids[0], paddedBody(98)); err != nil {
+		t.Fatal(err)
 	}
-	// Own writes push the estimate over the threshold: measured exactly, then evicted down to 6.
-	for i := 11; i < 15; i++ {
+	check("after a replace that shrank")
+	if _, err := b.Delete(ctx, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	check("after a delete")
+
+	// A write whose $inc never happened (a crash in between): the recount puts the counter right.
+	if _, err := db.Collection("dashboards").InsertOne(ctx, bson.D{{Key: "_id", Value: "crashed"},
+		{Key: "dashboard", Value: bson.Raw(mustBSON(t, paddedBody(50)))}, {Key: "_size", Value: int32(size)},
+		{Key: "last_access", Value: bson.NewDateTimeFromTime(clock.Now())}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.recount(ctx); err != nil || got != 6*size {
+		t.Fatalf("recount = %d, %v; want %d", got, err, 6*size)
+	}
+	check("after a recount")
+
+	// 13 more on b bring the total to 19 of 20: the threshold (0.95). The write that reaches it evicts down
+	// to 12 (0.60), least recently used first.
+	for i := 100; i < 113; i++ {
 		clock.Advance(time.Second)
-		if _, err := s.Create(ctx, paddedBody(i)); err != nil {
+		if _, err := b.Create(ctx, paddedBody(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := len(remainingIDs(t, s)); got > 6 {
-		t.Errorf("%d dashboards remain after the estimate crossed the threshold, want at most 6", got)
+	if got := int64(len(remainingIDs(t, a))); got != 12 {
+		t.Errorf("%d dashboards remain after the counter reached the threshold, want 12", got)
+	}
+	check("after eviction")
+}
+
+// TestSizeCounterCreatedForOldDatabase: a database written before the counter existed (no counter
+// document) gets one from an exact count at its first write.
+func TestSizeCounterCreatedForOldDatabase(t *testing.T) {
+	size := int64(len(mustBSON(t, paddedBody(0))))
+	s, db := newTestStore(t, Config{})
+	ctx := testCtx(t)
+	for i := range 3 {
+		if _, err := db.Collection("dashboards").InsertOne(ctx, bson.D{{Key: "_id", Value: fmt.Sprint("old-", i)},
+			{Key: "dashboard", Value: bson.Raw(mustBSON(t, paddedBody(i)))}, {Key: "_size", Value: int32(size)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := s.Stats(); st.TotalBytes != -1 {
+		t.Errorf("Stats before any write: total %d, want -1 (unknown)", st.TotalBytes)
+	}
+	if _, err := s.Create(ctx, paddedBody(3)); err != nil {
+		t.Fatal(err)
+	}
+	if got := counterBytes(t, s); got != 4*size {
+		t.Errorf("counter after the first write = %d, want %d", got, 4*size)
+	}
+	if st := s.Stats(); st.TotalBytes != 4*size {
+		t.Errorf("Stats total %d, want %d", st.TotalBytes, 4*size)
 	}
 }

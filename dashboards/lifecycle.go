@@ -20,7 +20,7 @@ const (
 const probeID = "databoard-write-concern-probe"
 
 // Start prepares the collection (the last_access index; the write concern the server accepts) and starts
-// the access-time flusher. If MongoDB is unreachable it logs so and keeps retrying in the background while
+// the background work: the access-time flusher, the health probe and the size recount. If MongoDB is unreachable it logs so and keeps retrying in the background while
 // operations answer ErrUnavailable; any other setup failure is returned. Start may be called once.
 func (s *Store) Start(ctx context.Context) error {
 	s.lifeMu.Lock()
@@ -44,11 +44,13 @@ func (s *Store) Start(ctx context.Context) error {
 			s.retrySetup(runCtx)
 		}()
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.runFlusher(runCtx)
-	}()
+	for _, loop := range []func(context.Context){s.runFlusher, s.runProbes, s.runRecounts} {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			loop(runCtx)
+		}()
+	}
 	return nil
 }
 
@@ -97,7 +99,7 @@ func (s *Store) setup(ctx context.Context) error {
 		return err
 	}
 	// The old backend's index has the default name last_access_1, so creating it again is a no-op.
-	_, err := s.writes.Load().Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: fieldLastAccess, Value: 1}}})
+	_, err := s.writes.Load().dash.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: fieldLastAccess, Value: 1}}})
 	if err != nil && !indexExistsElsewhere(err) {
 		return translate("dashboards: ensure last_access index", err)
 	}
@@ -108,14 +110,14 @@ func (s *Store) setup(ctx context.Context) error {
 // writes (a stand-alone server that says so) get w:1 instead, once, with a log line. FerretDB accepts and
 // ignores write concerns, so it keeps majority.
 func (s *Store) chooseWriteConcern(ctx context.Context) error {
-	_, err := s.majority.UpdateOne(ctx, bson.D{{Key: fieldID, Value: probeID}},
+	_, err := s.majority.dash.UpdateOne(ctx, bson.D{{Key: fieldID, Value: probeID}},
 		bson.D{{Key: "$max", Value: bson.D{{Key: fieldLastAccess, Value: bson.DateTime(0)}}}})
 	switch {
 	case err == nil:
-		s.writes.Store(s.majority)
+		s.writes.Store(&s.majority)
 		return nil
 	case writeConcernUnsupported(err):
-		s.writes.Store(s.w1)
+		s.writes.Store(&s.w1)
 		s.log.Warn("dashboards: server refuses majority write concern; writing with w:1", "err", err)
 		return nil
 	default:

@@ -58,7 +58,7 @@ func (r Record) MarshalJSON() ([]byte, error) {
 
 // parseRecord reads a stored record. Missing optional fields keep their zero values, as in databases the
 // old backend's first versions wrote (no _size, no last_access).
-func parseRecord(raw bson.Raw) (Record, error) {
+func (s *Store) parseRecord(raw bson.Raw) (Record, error) {
 	var rec Record
 	id, err := raw.LookupErr(fieldID)
 	if err != nil {
@@ -74,7 +74,11 @@ func parseRecord(raw bson.Raw) (Record, error) {
 		if !ok {
 			return rec, fmt.Errorf("record %s: %q is BSON type %s, not a document", rec.ID, fieldDashboard, v.Type)
 		}
-		if rec.Dashboard, err = bsonToJSON(nil, doc); err != nil {
+		body, err := s.fromStored(doc)
+		if err != nil {
+			return rec, fmt.Errorf("record %s: %w", rec.ID, err)
+		}
+		if rec.Dashboard, err = bsonToJSON(nil, body); err != nil {
 			return rec, fmt.Errorf("record %s: %w", rec.ID, err)
 		}
 	}

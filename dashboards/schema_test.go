@@ -104,7 +104,7 @@ func TestWriteConcernUnsupported(t *testing.T) {
 // TestWriteConcernOnFerretDB: FerretDB accepts (and ignores) majority, so the store keeps it.
 func TestWriteConcernOnFerretDB(t *testing.T) {
 	s, _ := newTestStore(t, Config{})
-	if s.writes.Load() != s.majority {
+	if s.writes.Load() != &s.majority {
 		t.Error("the store fell back to w:1 on a server that accepts majority")
 	}
 }

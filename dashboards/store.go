@@ -49,28 +49,41 @@ type Store struct {
 	schema *gojsonschema.Schema // nil when schema validation is off
 
 	reads    *mongo.Collection
-	majority *mongo.Collection
-	w1       *mongo.Collection
-	writes   atomic.Pointer[mongo.Collection] // majority until Start finds the server cannot honour it
+	majority writeSet
+	w1       writeSet
+	writes   atomic.Pointer[writeSet] // majority until Start finds the server cannot honour it
 
 	access *accessLog
 	cache  *answerCache // nil when off
 	reads1 singleflight.Group
+	health health
 
-	sizes   sizeEstimate
-	evictMu sync.Mutex
-	flushMu sync.Mutex
-	// writeMu serializes this process's writes. FerretDB v1 implements every update as read, modify,
+	// total is the last known value of the shared size counter (see size.go); recountDue asks the
+	// background recount to run early because the counter may have drifted.
+	total      atomic.Int64
+	recountDue atomic.Bool
+
+	evictLock ctxLock
+	flushMu   sync.Mutex
+	// writeLock serializes this process's writes. FerretDB v1 implements every update as read, modify,
 	// write back the whole document without isolation, so an access-time flush racing a PATCH would put
-	// the old dashboard back (a lost save). Only one process writes the embedded store, and writes are
-	// rare, so one mutex closes that race at no measurable cost; on MongoDB it is merely redundant.
-	writeMu sync.Mutex
+	// the old dashboard back (a lost save), and two $inc of the size counter would lose one. Only one
+	// process writes the embedded store, so one lock closes those races; on MongoDB it is merely redundant.
+	// It is a channel, not a mutex, so that a caller whose deadline passes while a wedged store holds it
+	// gives up (ErrUnavailable) instead of waiting for good.
+	writeLock ctxLock
 
 	lifeMu  sync.Mutex
 	started bool
 	closed  bool
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+}
+
+// writeSet is the collections writes go through, with the write concern Start chose.
+type writeSet struct {
+	dash *mongo.Collection // the dashboards
+	meta *mongo.Collection // the size counter
 }
 
 // New builds a store on db. It does no I/O; Start prepares the collection and starts the background work.
@@ -87,9 +100,11 @@ func New(db *mongo.Database, cfg Config, logger *slog.Logger) (*Store, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{
-		cfg:    cfg,
-		log:    logger,
-		access: newAccessLog(),
+		cfg:       cfg,
+		log:       logger,
+		access:    newAccessLog(),
+		evictLock: newCtxLock(),
+		writeLock: newCtxLock(),
 	}
 	if cfg.ValidateSchema {
 		if s.schema, err = compileSchema(cfg.Schema); err != nil {
@@ -100,10 +115,16 @@ func New(db *mongo.Database, cfg Config, logger *slog.Logger) (*Store, error) {
 		s.cache = newAnswerCache(cfg.CacheBytes, cfg.CacheTTL, cfg.Now)
 	}
 	s.reads = db.Collection(cfg.Collection)
-	s.majority = db.Collection(cfg.Collection, options.Collection().SetWriteConcern(writeconcern.Majority()))
-	s.w1 = db.Collection(cfg.Collection, options.Collection().SetWriteConcern(writeconcern.W1()))
-	s.writes.Store(s.majority)
+	s.majority = newWriteSet(db, cfg.Collection, writeconcern.Majority())
+	s.w1 = newWriteSet(db, cfg.Collection, writeconcern.W1())
+	s.writes.Store(&s.majority)
+	s.total.Store(-1)
 	return s, nil
+}
+
+func newWriteSet(db *mongo.Database, collection string, wc *writeconcern.WriteConcern) writeSet {
+	opts := options.Collection().SetWriteConcern(wc)
+	return writeSet{dash: db.Collection(collection, opts), meta: db.Collection(collection+metaSuffix, opts)}
 }
 
 // now returns the current time at BSON's millisecond precision, in UTC.
@@ -112,22 +133,33 @@ func (s *Store) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millise
 // Create validates body (a DashboardDTO, {"dashboard": {...}}), stores it under a new uuid4 and then evicts
 // least recently used dashboards if the total size reached the threshold.
 func (s *Store) Create(ctx context.Context, body []byte) (Dashboard, error) {
-	doc, err := s.encodeBody(body)
+	return run(s, ctx, func(ctx context.Context) (Dashboard, error) { return s.create(ctx, body) })
+}
+
+func (s *Store) create(ctx context.Context, body []byte) (Dashboard, error) {
+	doc, stored, err := s.encodeForStore(body)
 	if err != nil {
 		return Dashboard{}, fmt.Errorf("create dashboard: %w", err)
 	}
 	id := uuid.NewString()
 	rec := bson.D{
 		{Key: fieldID, Value: id},
-		{Key: fieldDashboard, Value: bson.Raw(doc)},
+		{Key: fieldDashboard, Value: bson.Raw(stored)},
 		{Key: fieldSize, Value: sizeValue(len(doc))},
 		{Key: fieldLastAccess, Value: bson.NewDateTimeFromTime(s.now())},
 	}
-	if _, err := s.writes.Load().InsertOne(ctx, rec); err != nil {
-		return Dashboard{}, translateWrite("create dashboard", err)
+	var total sizeTotal
+	err = s.locked(ctx, "create dashboard", func(w *writeSet) error {
+		if _, err := w.dash.InsertOne(ctx, rec); err != nil {
+			return translateWrite("create dashboard", err)
+		}
+		total = s.addSize(ctx, w, int64(len(doc)))
+		return nil
+	})
+	if err != nil {
+		return Dashboard{}, err
 	}
-	s.sizes.add(int64(len(doc)))
-	s.evictAfterWrite(ctx, int64(len(doc)))
+	s.evictIfNeeded(ctx, total)
 	return answer(id, doc)
 }
 
@@ -137,7 +169,12 @@ func (s *Store) Get(ctx context.Context, id string) (Dashboard, error) {
 		s.access.touch(id, s.now())
 		return d, nil
 	}
-	// Concurrent reads of one id share one query (a dashboard link opened by many at once).
+	return run(s, ctx, func(ctx context.Context) (Dashboard, error) { return s.getShared(ctx, id) })
+}
+
+// getShared reads id, sharing the query with concurrent reads of the same id (a dashboard link opened by
+// many at once).
+func (s *Store) getShared(ctx context.Context, id string) (Dashboard, error) {
 	ch := s.reads1.DoChan(id, func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedReadTimeout)
 		defer cancel()
@@ -160,12 +197,12 @@ const sharedReadTimeout = 10 * time.Second
 
 func (s *Store) read(ctx context.Context, id string) (Dashboard, error) {
 	gen := s.cache.generation()
-	raw, err := s.reads.FindOne(ctx, bson.D{{Key: fieldID, Value: id}},
+	raw, err := s.reads.FindOne(ctx, byID(id),
 		options.FindOne().SetProjection(bson.D{{Key: fieldDashboard, Value: 1}})).Raw()
 	if err != nil {
 		return Dashboard{}, translate("get dashboard "+id, err)
 	}
-	d, err := answerFromRecord(id, raw)
+	d, err := s.answerFromRecord(id, raw)
 	if err != nil {
 		return Dashboard{}, fmt.Errorf("get dashboard %s: %w", id, err)
 	}
@@ -176,54 +213,144 @@ func (s *Store) read(ctx context.Context, id string) (Dashboard, error) {
 // Replace validates body and replaces the whole stored dashboard, keeping its id and its whitelisted and
 // protected flags. A protected dashboard gives ErrProtected, an unknown id ErrNotFound.
 func (s *Store) Replace(ctx context.Context, id string, body []byte) (Dashboard, error) {
-	doc, err := s.encodeBody(body)
+	return run(s, ctx, func(ctx context.Context) (Dashboard, error) { return s.replace(ctx, id, body) })
+}
+
+func (s *Store) replace(ctx context.Context, id string, body []byte) (Dashboard, error) {
+	op := "replace dashboard " + id
+	doc, stored, err := s.encodeForStore(body)
 	if err != nil {
-		return Dashboard{}, fmt.Errorf("replace dashboard %s: %w", id, err)
+		return Dashboard{}, fmt.Errorf("%s: %w", op, err)
 	}
-	s.writeMu.Lock()
-	res, err := s.writes.Load().UpdateOne(ctx,
-		bson.D{{Key: fieldID, Value: id}, {Key: fieldProtected, Value: bson.D{{Key: "$ne", Value: true}}}},
-		bson.D{{Key: "$set", Value: bson.D{
-			{Key: fieldDashboard, Value: bson.Raw(doc)},
-			{Key: fieldSize, Value: sizeValue(len(doc))},
-			{Key: fieldLastAccess, Value: bson.NewDateTimeFromTime(s.now())},
-		}}})
-	s.writeMu.Unlock()
+	set := bson.D{{Key: "$set", Value: bson.D{
+		{Key: fieldDashboard, Value: bson.Raw(stored)},
+		{Key: fieldSize, Value: sizeValue(len(doc))},
+		{Key: fieldLastAccess, Value: bson.NewDateTimeFromTime(s.now())},
+	}}}
+	var total sizeTotal
+	err = s.locked(ctx, op, func(w *writeSet) error {
+		old, err := s.updateUnprotected(ctx, w, id, set)
+		if err != nil {
+			return err
+		}
+		total = s.addSize(ctx, w, int64(len(doc))-old)
+		return nil
+	})
 	s.invalidate(id)
 	if err != nil {
-		return Dashboard{}, translateWrite("replace dashboard "+id, err)
+		return Dashboard{}, fmt.Errorf("%s: %w", op, err)
 	}
-	if res.MatchedCount == 0 {
-		return Dashboard{}, fmt.Errorf("replace dashboard %s: %w", id, s.whyMissing(ctx, id))
-	}
-	s.sizes.add(int64(len(doc))) // the old size is unknown here: the estimate errs high
-	s.evictAfterWrite(ctx, int64(len(doc)))
+	s.evictIfNeeded(ctx, total)
 	return answer(id, doc)
 }
 
 // Delete removes the dashboard and returns what it held. A protected dashboard gives ErrProtected.
 func (s *Store) Delete(ctx context.Context, id string) (Dashboard, error) {
-	s.writeMu.Lock()
-	raw, err := s.writes.Load().FindOneAndDelete(ctx,
-		// No projection: FerretDB v1 does not implement one on findAndModify.
-		bson.D{{Key: fieldID, Value: id}, {Key: fieldProtected, Value: bson.D{{Key: "$ne", Value: true}}}}).Raw()
-	s.writeMu.Unlock()
+	return run(s, ctx, func(ctx context.Context) (Dashboard, error) { return s.delete(ctx, id) })
+}
+
+func (s *Store) delete(ctx context.Context, id string) (Dashboard, error) {
+	op := "delete dashboard " + id
+	var raw bson.Raw
+	err := s.locked(ctx, op, func(w *writeSet) error {
+		var err error
+		if raw, err = s.deleteUnprotected(ctx, w, id); err != nil {
+			return err
+		}
+		s.addSize(ctx, w, -storedSize(raw))
+		return nil
+	})
 	s.invalidate(id)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return Dashboard{}, fmt.Errorf("delete dashboard %s: %w", id, s.whyMissing(ctx, id))
-	}
 	if err != nil {
-		return Dashboard{}, translate("delete dashboard "+id, err)
+		return Dashboard{}, fmt.Errorf("%s: %w", op, err)
 	}
 	s.access.forget(id)
-	if size, ok := raw.Lookup(fieldSize).AsInt64OK(); ok {
-		s.sizes.add(-size)
-	}
-	d, err := answerFromRecord(id, raw)
+	d, err := s.answerFromRecord(id, raw)
 	if err != nil {
-		return Dashboard{}, fmt.Errorf("delete dashboard %s: deleted, but %w", id, err)
+		return Dashboard{}, fmt.Errorf("%s: deleted, but %w", op, err)
 	}
 	return d, nil
+}
+
+// updateUnprotected applies update to dashboard id unless it is protected, and returns its size before.
+//
+// Real MongoDB checks and writes in one findAndModify. FerretDB v1 finds a document by index only when the
+// filter is exactly {_id: <string>}; any other filter reads and decodes the whole collection, so every
+// write would slow down as the collection grows. The embedded store therefore reads the flags first and
+// then writes by _id alone; the write lock, which the caller holds, keeps the two steps together because
+// only this process writes there.
+func (s *Store) updateUnprotected(ctx context.Context, w *writeSet, id string, update bson.D) (int64, error) {
+	if s.cfg.Embedded {
+		prev, err := s.unprotected(ctx, id, bson.D{{Key: fieldSize, Value: 1}, {Key: fieldProtected, Value: 1}})
+		if err != nil {
+			return 0, err
+		}
+		if _, err := w.dash.UpdateOne(ctx, byID(id), update); err != nil {
+			return 0, translateWrite("write", err)
+		}
+		return storedSize(prev), nil
+	}
+	// The whole old record comes back: FerretDB v1 implements no projection on findAndModify.
+	raw, err := w.dash.FindOneAndUpdate(ctx, unprotectedID(id), update).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, s.whyMissing(ctx, id)
+	}
+	if err != nil {
+		return 0, translateWrite("write", err)
+	}
+	return storedSize(raw), nil
+}
+
+// deleteUnprotected deletes dashboard id unless it is protected and returns the deleted record (see
+// updateUnprotected for the two ways).
+func (s *Store) deleteUnprotected(ctx context.Context, w *writeSet, id string) (bson.Raw, error) {
+	if s.cfg.Embedded {
+		raw, err := s.unprotected(ctx, id, nil)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.dash.DeleteOne(ctx, byID(id)); err != nil {
+			return nil, translate("delete", err)
+		}
+		return raw, nil
+	}
+	raw, err := w.dash.FindOneAndDelete(ctx, unprotectedID(id)).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, s.whyMissing(ctx, id)
+	}
+	if err != nil {
+		return nil, translate("delete", err)
+	}
+	return raw, nil
+}
+
+// unprotected reads record id (the fields of projection; all when nil) and fails with ErrNotFound or
+// ErrProtected.
+func (s *Store) unprotected(ctx context.Context, id string, projection bson.D) (bson.Raw, error) {
+	opts := options.FindOne()
+	if projection != nil {
+		opts.SetProjection(projection)
+	}
+	raw, err := s.reads.FindOne(ctx, byID(id), opts).Raw()
+	if err != nil {
+		return nil, translate("look up", err)
+	}
+	if p, _ := raw.Lookup(fieldProtected).BooleanOK(); p {
+		return nil, ErrProtected
+	}
+	return raw, nil
+}
+
+func byID(id string) bson.D { return bson.D{{Key: fieldID, Value: id}} }
+
+func unprotectedID(id string) bson.D {
+	return bson.D{{Key: fieldID, Value: id}, {Key: fieldProtected, Value: bson.D{{Key: "$ne", Value: true}}}}
+}
+
+// storedSize reads a record's _size (0 when absent, as in the old backend's first databases).
+func storedSize(raw bson.Raw) int64 {
+	n, _ := raw.Lookup(fieldSize).AsInt64OK()
+	return n
 }
 
 // invalidate makes later reads of id see a write that just completed: the cached answer goes, and a read
@@ -235,7 +362,7 @@ func (s *Store) invalidate(id string) {
 
 // whyMissing explains a write that matched nothing: the dashboard is protected, or it does not exist.
 func (s *Store) whyMissing(ctx context.Context, id string) error {
-	err := s.reads.FindOne(ctx, bson.D{{Key: fieldID, Value: id}},
+	err := s.reads.FindOne(ctx, byID(id),
 		options.FindOne().SetProjection(bson.D{{Key: fieldProtected, Value: 1}})).Err()
 	if err != nil {
 		return translate("look up", err)
@@ -247,11 +374,15 @@ func (s *Store) whyMissing(ctx context.Context, id string) error {
 
 // Record returns the full stored record, for maintenance. Its LastAccess includes accesses not yet written.
 func (s *Store) Record(ctx context.Context, id string) (Record, error) {
-	raw, err := s.reads.FindOne(ctx, bson.D{{Key: fieldID, Value: id}}).Raw()
+	return run(s, ctx, func(ctx context.Context) (Record, error) { return s.record(ctx, id) })
+}
+
+func (s *Store) record(ctx context.Context, id string) (Record, error) {
+	raw, err := s.reads.FindOne(ctx, byID(id)).Raw()
 	if err != nil {
 		return Record{}, translate("dashboard record "+id, err)
 	}
-	rec, err := parseRecord(raw)
+	rec, err := s.parseRecord(raw)
 	if err != nil {
 		return Record{}, fmt.Errorf("dashboard record %s: %w", id, err)
 	}
@@ -277,16 +408,19 @@ func (s *Store) SetProtected(ctx context.Context, id string, on bool) error {
 }
 
 func (s *Store) setFlags(ctx context.Context, op, id string, set bson.D) error {
-	s.writeMu.Lock()
-	res, err := s.writes.Load().UpdateOne(ctx, bson.D{{Key: fieldID, Value: id}}, bson.D{{Key: "$set", Value: set}})
-	s.writeMu.Unlock()
-	if err != nil {
-		return translate(op, err)
-	}
-	if res.MatchedCount == 0 {
-		return fmt.Errorf("%s: %w", op, ErrNotFound)
-	}
-	return nil
+	_, err := run(s, ctx, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, s.locked(ctx, op, func(w *writeSet) error {
+			res, err := w.dash.UpdateOne(ctx, byID(id), bson.D{{Key: "$set", Value: set}})
+			if err != nil {
+				return translate(op, err)
+			}
+			if res.MatchedCount == 0 {
+				return fmt.Errorf("%s: %w", op, ErrNotFound)
+			}
+			return nil
+		})
+	})
+	return err
 }
 
 // sizeValue stores a size the way pymongo stored a Python int: int32 when it fits.
@@ -311,7 +445,7 @@ func answer(id string, body []byte) (Dashboard, error) {
 }
 
 // answerFromRecord builds the answer from a stored record (or a projection of it).
-func answerFromRecord(id string, raw bson.Raw) (Dashboard, error) {
+func (s *Store) answerFromRecord(id string, raw bson.Raw) (Dashboard, error) {
 	v, err := raw.LookupErr(fieldDashboard)
 	if err != nil {
 		return Dashboard{}, fmt.Errorf("stored record has no %q field", fieldDashboard)
@@ -319,6 +453,10 @@ func answerFromRecord(id string, raw bson.Raw) (Dashboard, error) {
 	body, ok := v.DocumentOK()
 	if !ok {
 		return Dashboard{}, fmt.Errorf("stored %q field is BSON type %s, not a document", fieldDashboard, v.Type)
+	}
+	body, err = s.fromStored(body)
+	if err != nil {
+		return Dashboard{}, err
 	}
 	return answer(id, body)
 }

@@ -16,10 +16,19 @@ import (
 )
 
 // Export writes every record as one JSON line (Record's MarshalJSON shape), ordered by id, and returns how
-// many it wrote. Pending access times are written first so the export carries them.
-func (s *Store) Export(ctx context.Context, w io.Writer) (int, error) {
+// many it wrote. Pending access times are written first so the export carries them. progress, when not
+// nil, is called after each record with the count so far and the collection's estimated size.
+func (s *Store) Export(ctx context.Context, w io.Writer, progress func(done, total int)) (int, error) {
+	return run(s, ctx, func(ctx context.Context) (int, error) { return s.export(ctx, w, progress) })
+}
+
+func (s *Store) export(ctx context.Context, w io.Writer, progress func(done, total int)) (int, error) {
 	if err := s.flushAccess(ctx); err != nil {
 		return 0, fmt.Errorf("export: %w", err)
+	}
+	estimate, err := s.reads.EstimatedDocumentCount(ctx)
+	if err != nil {
+		return 0, translate("export: count", err)
 	}
 	cur, err := s.reads.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: fieldID, Value: 1}}))
 	if err != nil {
@@ -29,7 +38,10 @@ func (s *Store) Export(ctx context.Context, w io.Writer) (int, error) {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	n := 0
 	for cur.Next(ctx) {
-		rec, err := parseRecord(cur.Current)
+		if err := ctx.Err(); err != nil { // Next does not look at ctx while it serves a fetched batch
+			return n, translate("export", err)
+		}
+		rec, err := s.parseRecord(cur.Current)
 		if err != nil {
 			return n, fmt.Errorf("export: %w", err)
 		}
@@ -38,6 +50,9 @@ func (s *Store) Export(ctx context.Context, w io.Writer) (int, error) {
 			return n, fmt.Errorf("export: write: %w", err)
 		}
 		n++
+		if progress != nil {
+			progress(n, max(n, int(estimate)))
+		}
 	}
 	if err := cur.Err(); err != nil {
 		return n, translate("export", err)
@@ -48,99 +63,191 @@ func (s *Store) Export(ctx context.Context, w io.Writer) (int, error) {
 	return n, nil
 }
 
+// ImportOptions says how Import treats existing ids and whom it tells of its progress.
+type ImportOptions struct {
+	// Replace makes a record whose id exists replace it; without, the existing one is kept (Skipped).
+	Replace bool
+	// Progress, when not nil, is called after each record with the report so far.
+	Progress func(ImportReport)
+}
+
+// ImportReport says what Import did with each record.
+type ImportReport struct {
+	Created  int
+	Replaced int
+	Skipped  int
+	Refused  []Refusal
+}
+
+// Records is how many records the report covers.
+func (r ImportReport) Records() int { return r.Created + r.Replaced + r.Skipped + len(r.Refused) }
+
+// Refusal is a record Import did not store, and why.
+type Refusal struct {
+	Line   int
+	ID     string // empty when the line has none
+	Reason string
+}
+
 // Import reads records in Export's format, one JSON line each, validates each dashboard as Create does
-// (schema, size; _size is recomputed) and stores it. With replace, a record whose id exists replaces it;
-// without, existing ids are left as they are and not counted. It returns how many records it wrote and stops
-// at the first bad line, naming it (the lines before it stay imported). last_access may also be
-// mongoexport's {"$date": ...}; a missing one means now. Eviction runs once at the end.
-func (s *Store) Import(ctx context.Context, r io.Reader, replace bool) (int, error) {
+// (schema, size; _size is recomputed) and stores it. A record that fails validation is refused (reported,
+// not stored) and the import goes on; a failure of the store or of reading stops it, and the records before
+// stay imported. last_access may also be mongoexport's {"$date": ...}; a missing one means now. Eviction
+// runs once at the end.
+func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (ImportReport, error) {
+	var rep ImportReport
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), int(4*s.cfg.MaxSingleBytes+1<<20))
-	n, line := 0, 0
+	line := 0
 	for sc.Scan() {
 		line++
 		text := bytes.TrimSpace(sc.Bytes())
 		if len(text) == 0 {
 			continue
 		}
-		doc, err := s.importRecord(text)
-		if err != nil {
-			return n, fmt.Errorf("import line %d: %w", line, err)
+		if err := s.importLine(ctx, line, text, opts.Replace, &rep); err != nil {
+			return rep, fmt.Errorf("import line %d: %w", line, err)
 		}
-		wrote, err := s.writeImported(ctx, doc, replace)
-		if err != nil {
-			return n, fmt.Errorf("import line %d: %w", line, err)
-		}
-		if wrote {
-			n++
+		if opts.Progress != nil {
+			opts.Progress(rep)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return n, fmt.Errorf("import after line %d: %w", line, err)
+		return rep, fmt.Errorf("import after line %d: %w", line, err)
 	}
-	if n > 0 {
-		s.sizes.forget() // replaced records' old sizes are unknown
-		s.evictAfterWrite(ctx, 0)
+	if rep.Created+rep.Replaced > 0 {
+		s.evictIfNeeded(ctx, sizeTotal{})
 	}
-	return n, nil
+	return rep, nil
 }
 
-// importRecord checks one exported line and returns the record to store.
-func (s *Store) importRecord(text []byte) (bson.D, error) {
+// importLine stores one record and counts it in rep; only the store's failures are returned.
+func (s *Store) importLine(ctx context.Context, line int, text []byte, replace bool, rep *ImportReport) error {
+	id, doc, size, err := s.importRecord(text)
+	if err == nil {
+		var res importResult
+		res, err = run(s, ctx, func(ctx context.Context) (importResult, error) {
+			return s.writeImported(ctx, id, doc, size, replace)
+		})
+		switch res {
+		case imported:
+			rep.Created++
+		case replacedExisting:
+			rep.Replaced++
+		case skippedExisting:
+			rep.Skipped++
+		}
+	}
+	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrTooLarge) {
+		rep.Refused = append(rep.Refused, Refusal{Line: line, ID: id, Reason: err.Error()})
+		return nil
+	}
+	return err
+}
+
+// importRecord checks one exported line and returns its id, the record to store and the dashboard's size.
+func (s *Store) importRecord(text []byte) (string, bson.D, int64, error) {
 	raw, err := jsonToBSON(nil, text)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return "", nil, 0, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	rec := bson.Raw(raw)
 	id, ok := rec.Lookup(fieldID).StringValueOK()
 	if !ok || id == "" {
-		return nil, fmt.Errorf("%w: record needs a string _id", ErrInvalid)
+		return "", nil, 0, fmt.Errorf("%w: record needs a string _id", ErrInvalid)
 	}
 	dash, ok := rec.Lookup(fieldDashboard).DocumentOK()
 	if !ok {
-		return nil, fmt.Errorf("%w: record %s needs a %q object", ErrInvalid, id, fieldDashboard)
+		return id, nil, 0, fmt.Errorf("%w: record %s needs a %q object", ErrInvalid, id, fieldDashboard)
 	}
 	body, err := bsonToJSON(nil, dash)
 	if err != nil {
-		return nil, fmt.Errorf("%w: record %s: %w", ErrInvalid, id, err)
+		return id, nil, 0, fmt.Errorf("%w: record %s: %w", ErrInvalid, id, err)
 	}
-	doc, err := s.encodeBody(body)
+	doc, stored, err := s.encodeForStore(body)
 	if err != nil {
-		return nil, fmt.Errorf("record %s: %w", id, err)
+		return id, nil, 0, fmt.Errorf("record %s: %w", id, err)
 	}
 	last, err := importedTime(rec.Lookup(fieldLastAccess))
 	if err != nil {
-		return nil, fmt.Errorf("%w: record %s: %w", ErrInvalid, id, err)
+		return id, nil, 0, fmt.Errorf("%w: record %s: %w", ErrInvalid, id, err)
 	}
 	if last.IsZero() {
 		last = s.now()
 	}
 	whitelisted, _ := rec.Lookup(fieldWhitelisted).BooleanOK()
 	protected, _ := rec.Lookup(fieldProtected).BooleanOK()
-	return bson.D{
+	return id, bson.D{
 		{Key: fieldID, Value: id},
-		{Key: fieldDashboard, Value: bson.Raw(doc)},
+		{Key: fieldDashboard, Value: bson.Raw(stored)},
 		{Key: fieldSize, Value: sizeValue(len(doc))},
 		{Key: fieldLastAccess, Value: bson.NewDateTimeFromTime(last)},
 		{Key: fieldWhitelisted, Value: whitelisted || protected},
 		{Key: fieldProtected, Value: protected},
-	}, nil
+	}, int64(len(doc)), nil
 }
 
-func (s *Store) writeImported(ctx context.Context, doc bson.D, replace bool) (bool, error) {
-	id := doc[0].Value.(string)
+// importResult is what writeImported did with a record.
+type importResult int
+
+const (
+	notWritten importResult = iota
+	imported
+	replacedExisting
+	skippedExisting
+)
+
+func (s *Store) writeImported(ctx context.Context, id string, doc bson.D, size int64, replace bool) (importResult, error) {
 	defer s.invalidate(id)
-	if replace {
-		s.writeMu.Lock()
-		_, err := s.writes.Load().ReplaceOne(ctx, bson.D{{Key: fieldID, Value: id}}, doc, options.Replace().SetUpsert(true))
-		s.writeMu.Unlock()
-		return err == nil, translateWrite("store "+id, err)
+	op := "store " + id
+	res := notWritten
+	err := s.locked(ctx, op, func(w *writeSet) error {
+		if !replace {
+			_, err := w.dash.InsertOne(ctx, doc)
+			if mongo.IsDuplicateKeyError(err) {
+				res = skippedExisting
+				return nil
+			}
+			if err != nil {
+				return translateWrite(op, err)
+			}
+			res = imported
+			s.addSize(ctx, w, size)
+			return nil
+		}
+		old, existed, err := s.replaceOrInsert(ctx, w, id, doc)
+		if err != nil {
+			return translateWrite(op, err)
+		}
+		res = imported
+		if existed {
+			res = replacedExisting
+		}
+		s.addSize(ctx, w, size-old)
+		return nil
+	})
+	return res, err
+}
+
+// replaceOrInsert stores doc under id whether or not it exists, and returns the size it replaced (see
+// updateUnprotected for why the embedded store reads first).
+func (s *Store) replaceOrInsert(ctx context.Context, w *writeSet, id string, doc bson.D) (int64, bool, error) {
+	if s.cfg.Embedded {
+		prev, err := s.reads.FindOne(ctx, byID(id), options.FindOne().SetProjection(bson.D{{Key: fieldSize, Value: 1}})).Raw()
+		existed := err == nil
+		if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+			return 0, false, err
+		}
+		if _, err = w.dash.ReplaceOne(ctx, byID(id), doc, options.Replace().SetUpsert(true)); err != nil || !existed {
+			return 0, existed, err
+		}
+		return storedSize(prev), true, nil
 	}
-	_, err := s.writes.Load().InsertOne(ctx, doc)
-	if mongo.IsDuplicateKeyError(err) {
-		return false, nil
+	prev, err := w.dash.FindOneAndReplace(ctx, byID(id), doc, options.FindOneAndReplace().SetUpsert(true)).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, false, nil
 	}
-	return err == nil, translateWrite("store "+id, err)
+	return storedSize(prev), err == nil, err
 }
 
 // importedTime reads last_access as Export writes it (an RFC 3339 string) or as mongoexport does

@@ -3,7 +3,7 @@ package dashboards
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +35,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 
 	var dump bytes.Buffer
-	n, err := src.Export(ctx, &dump)
+	n, err := src.Export(ctx, &dump, nil)
 	if err != nil || n != len(ids) {
 		t.Fatalf("Export = %d, %v; want %d records", n, err, len(ids))
 	}
@@ -56,8 +56,8 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 
 	dst, _ := newTestStore(t, Config{})
-	if n, err := dst.Import(ctx, bytes.NewReader(dump.Bytes()), false); err != nil || n != len(ids) {
-		t.Fatalf("Import = %d, %v; want %d", n, err, len(ids))
+	if rep, err := dst.Import(ctx, bytes.NewReader(dump.Bytes()), ImportOptions{}); err != nil || rep.Created != len(ids) {
+		t.Fatalf("Import = %+v, %v; want %d created", rep, err, len(ids))
 	}
 	for _, id := range ids {
 		want, err := src.Record(ctx, id)
@@ -79,34 +79,48 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 
 	// Without replace, existing ids are skipped; with replace they are overwritten.
-	if n, err := dst.Import(ctx, bytes.NewReader(dump.Bytes()), false); err != nil || n != 0 {
-		t.Errorf("second Import without replace = %d, %v; want 0", n, err)
+	want := ImportReport{Skipped: len(ids)}
+	if rep, err := dst.Import(ctx, bytes.NewReader(dump.Bytes()), ImportOptions{}); err != nil || !reflect.DeepEqual(rep, want) {
+		t.Errorf("second Import without replace = %+v, %v; want %+v", rep, err, want)
 	}
-	if n, err := dst.Import(ctx, bytes.NewReader(dump.Bytes()), true); err != nil || n != len(ids) {
-		t.Errorf("Import with replace = %d, %v; want %d", n, err, len(ids))
+	want = ImportReport{Replaced: len(ids)}
+	if rep, err := dst.Import(ctx, bytes.NewReader(dump.Bytes()), ImportOptions{Replace: true}); err != nil || !reflect.DeepEqual(rep, want) {
+		t.Errorf("Import with replace = %+v, %v; want %+v", rep, err, want)
 	}
 }
 
-func TestImportRejectsBadLines(t *testing.T) {
+// TestImportRefusesBadLines: a record that fails validation is refused with its line and reason, and the
+// import goes on with the next.
+func TestImportRefusesBadLines(t *testing.T) {
 	s, _ := newTestStore(t, Config{})
 	ctx := testCtx(t)
 	good := `{"_id":"a","dashboard":{"dashboard":{"widgets":[]}},"last_access":{"$date":"2024-05-01T10:00:00Z"}}`
+	after := `{"_id":"z","dashboard":{"dashboard":{"widgets":[]}}}`
 	tests := []struct {
-		name, line, reason string
+		name, line, id, reason string
 	}{
-		{"not JSON", `{"_id":`, "invalid"},
-		{"no id", `{"dashboard":{"dashboard":{"widgets":[]}}}`, "_id"},
-		{"schema", `{"_id":"b","dashboard":{"dashboard":{"nope":1}}}`, "Additional property"},
-		{"time", `{"_id":"c","dashboard":{"dashboard":{"widgets":[]}},"last_access":"yesterday"}`, "last_access"},
+		{"not JSON", `{"_id":`, "", "invalid"},
+		{"no id", `{"dashboard":{"dashboard":{"widgets":[]}}}`, "", "_id"},
+		{"schema", `{"_id":"b","dashboard":{"dashboard":{"nope":1}}}`, "b", "Additional property"},
+		{"time", `{"_id":"c","dashboard":{"dashboard":{"widgets":[]}},"last_access":"yesterday"}`, "c", "last_access"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n, err := s.Import(ctx, strings.NewReader(good+"\n\n"+tt.line+"\n"), true)
-			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), tt.reason) {
-				t.Errorf("Import error %v; want ErrInvalid naming line 3 and %q", err, tt.reason)
+			var seen []int
+			rep, err := s.Import(ctx, strings.NewReader(good+"\n\n"+tt.line+"\n"+after+"\n"), ImportOptions{
+				Replace: true, Progress: func(r ImportReport) { seen = append(seen, r.Records()) }})
+			if err != nil {
+				t.Fatalf("Import: %v; a refused record must not stop it", err)
 			}
-			if n != 1 {
-				t.Errorf("Import = %d, want the 1 good line before the bad one", n)
+			if rep.Created+rep.Replaced != 2 || len(rep.Refused) != 1 {
+				t.Fatalf("Import report %+v; want the 2 good records stored and 1 refused", rep)
+			}
+			r := rep.Refused[0]
+			if r.Line != 3 || r.ID != tt.id || !strings.Contains(r.Reason, tt.reason) {
+				t.Errorf("refusal %+v; want line 3, id %q, a reason naming %q", r, tt.id, tt.reason)
+			}
+			if !reflect.DeepEqual(seen, []int{1, 2, 3}) {
+				t.Errorf("progress saw %v records, want [1 2 3]", seen)
 			}
 		})
 	}

@@ -17,16 +17,7 @@ import (
 )
 
 // freeAddr returns a loopback address nothing listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
+func freeAddr(t *testing.T) string { return mongotest.FreeAddr(t) }
 
 // clientTo connects a client to addr with a short server-selection timeout, as the caller configures it.
 func clientTo(t *testing.T, addr string) *mongo.Client {
@@ -64,7 +55,7 @@ func TestUnavailableFailsFast(t *testing.T) {
 		"Record":         func(ctx context.Context) error { _, err := s.Record(ctx, "x"); return err },
 		"SetWhitelisted": func(ctx context.Context) error { return s.SetWhitelisted(ctx, "x", true) },
 		"SetProtected":   func(ctx context.Context) error { return s.SetProtected(ctx, "x", true) },
-		"Export":         func(ctx context.Context) error { _, err := s.Export(ctx, io.Discard); return err },
+		"Export":         func(ctx context.Context) error { _, err := s.Export(ctx, io.Discard, nil); return err },
 	}
 	for name, op := range ops {
 		start := time.Now()

@@ -81,3 +81,27 @@ func schemaReasons(errs []gojsonschema.ResultError) string {
 	}
 	return b.String()
 }
+
+// encodeForStore checks body and returns it as BSON twice: doc, whose length is the dashboard's size and
+// which answers are built from, and stored, the form the database holds (the same bytes except on the
+// embedded store when a key must be escaped; see keys.go).
+func (s *Store) encodeForStore(body []byte) (doc, stored []byte, err error) {
+	if doc, err = s.encodeBody(body); err != nil {
+		return nil, nil, err
+	}
+	if !s.cfg.Embedded {
+		return doc, doc, nil
+	}
+	if stored, err = escapeKeys(doc); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return doc, stored, nil
+}
+
+// fromStored undoes encodeForStore's escaping on a stored body.
+func (s *Store) fromStored(stored []byte) ([]byte, error) {
+	if !s.cfg.Embedded {
+		return stored, nil
+	}
+	return unescapeKeys(stored)
+}

@@ -9,6 +9,8 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/databoard/databoard/dashboards"
 )
 
 // httpMetrics are the server's own Prometheus collectors. Labels are the route pattern (never the raw
@@ -43,6 +45,48 @@ func (m *httpMetrics) observe(c *fiber.Ctx, took time.Duration) {
 	}
 	m.requests.WithLabelValues(route, c.Method(), strconv.Itoa(c.Response().StatusCode())).Inc()
 	m.duration.WithLabelValues(route).Observe(took.Seconds())
+}
+
+// storeCollector exports the dashboard store's state at scrape time (no I/O: Stats is in memory).
+type storeCollector struct{ store *dashboards.Store }
+
+var (
+	descStoreUp = prometheus.NewDesc("databoard_dashboard_store_up",
+		"1 when the dashboard store answered its last operation or probe, 0 when it was unreachable, wedged or too slow.",
+		nil, nil)
+	descStoreFailures = prometheus.NewDesc("databoard_dashboard_store_failures_total",
+		"Dashboard store operations and probes that found the store unavailable.", nil, nil)
+	descStoreLastError = prometheus.NewDesc("databoard_dashboard_store_last_error_timestamp_seconds",
+		"When the dashboard store was last found unavailable (0: never).", nil, nil)
+	descStoreBytes = prometheus.NewDesc("databoard_dashboard_store_bytes",
+		"Total size of all dashboards as the size counter last said (-1: not known yet).", nil, nil)
+	descStorePending = prometheus.NewDesc("databoard_dashboard_access_times_pending",
+		"Dashboard reads whose access time is not written yet.", nil, nil)
+)
+
+func (storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descStoreUp, descStoreFailures, descStoreLastError, descStoreBytes, descStorePending} {
+		ch <- d
+	}
+}
+
+func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.store.Stats()
+	up, lastErr := 0.0, 0.0
+	if st.State != dashboards.StateDown {
+		up = 1
+	}
+	if !st.LastErrorAt.IsZero() {
+		lastErr = float64(st.LastErrorAt.UnixMilli()) / 1e3
+	}
+	gauge := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
+	}
+	gauge(descStoreUp, up)
+	ch <- prometheus.MustNewConstMetric(descStoreFailures, prometheus.CounterValue, float64(st.Failures))
+	gauge(descStoreLastError, lastErr)
+	gauge(descStoreBytes, float64(st.TotalBytes))
+	gauge(descStorePending, float64(st.PendingAccessTimes))
 }
 
 // handleMetrics serves the registry in Prometheus text format.

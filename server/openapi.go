@@ -165,6 +165,8 @@ func routeErrors(r route) map[string]string {
 			delete(errs, "404")
 		}
 		return errs
+	case r.path == "/maintenance/dashboards":
+		return map[string]string{"503": "No dashboard store configured"}
 	case strings.HasPrefix(r.path, "/maintenance/dashboard"):
 		return map[string]string{"404": "Dashboard not found", "503": "Dashboard storage unavailable"}
 	case strings.HasPrefix(r.path, "/maintenance/cache"):

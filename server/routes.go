@@ -75,6 +75,8 @@ func (s *Server) routes() []route {
 			tag: "maintenance", deadline: d.Dashboards, maintenance: true, handler: s.handleProtect(true)},
 		{method: "DELETE", path: "/maintenance/dashboard/:id/protect", summary: "Unprotect (whitelist unchanged)",
 			tag: "maintenance", deadline: d.Dashboards, maintenance: true, handler: s.handleProtect(false)},
+		{method: "GET", path: "/maintenance/dashboards", summary: "Dashboard store state (up/down, last error, total size)",
+			tag: "maintenance", deadline: d.Dashboards, maintenance: true, handler: s.handleDashboardStats},
 		{method: "GET", path: "/maintenance/cache", summary: "Cache statistics (curves, channel list, store)",
 			tag: "maintenance", deadline: d.Dashboards, maintenance: true, handler: s.handleCacheStats},
 		{method: "DELETE", path: "/maintenance/cache", summary: "Flush every cache (the channel list is reloaded)",

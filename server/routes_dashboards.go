@@ -110,3 +110,13 @@ func (s *Server) handleProtect(on bool) fiber.Handler {
 		return c.JSON(fiber.Map{"message": msg})
 	}
 }
+
+// handleDashboardStats shows the store's state without asking it anything, so it answers even when the
+// store is wedged: that is when it is wanted.
+func (s *Server) handleDashboardStats(c *fiber.Ctx) error {
+	st, err := s.store()
+	if err != nil {
+		return err
+	}
+	return c.JSON(st.Stats())
+}

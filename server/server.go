@@ -125,6 +125,9 @@ func New(cfg Config, deps Deps) *Server {
 	s := &Server{cfg: cfg, deps: deps, log: deps.Logger}
 	if deps.Metrics != nil {
 		s.metrics = newHTTPMetrics(deps.Metrics)
+		if deps.Dashboards != nil {
+			deps.Metrics.MustRegister(storeCollector{store: deps.Dashboards})
+		}
 	}
 	s.app = s.newApp(!cfg.SeparateMaintenance, true)
 	if cfg.SeparateMaintenance {

@@ -298,9 +298,11 @@ func openStore(ctx context.Context, cfg configs.Config, log *slog.Logger, cleanu
 		TargetUtilization: cfg.DashboardTargetUtilization,
 	}
 	if embedded {
-		// Only this process writes to the embedded store, so cached answers can never be stale; FerretDB
-		// reads of large documents are slow and its $group scans the whole collection.
-		dcfg.CacheBytes, dcfg.CacheTTL, dcfg.SizeRecount = 64<<20, time.Hour, time.Minute
+		// Only this process writes to the embedded store, so cached answers can never be stale and the size
+		// counter only drifts after a crash; FerretDB reads of large documents are slow and its $group reads
+		// every whole document, so recount seldom.
+		dcfg.Embedded = true
+		dcfg.CacheBytes, dcfg.CacheTTL, dcfg.SizeRecount = 64<<20, time.Hour, time.Hour
 	}
 	store, err := dashboards.New(client.Database(cfg.MongoDBName), dcfg, log.With(slog.String("component", "dashboards")))
 	if err != nil {
