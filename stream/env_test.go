@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/cache/redistest"
 	"github.com/databoard/databoard/daqbuf"
 	"github.com/databoard/databoard/daqbuf/curve"
 	"github.com/databoard/databoard/daqbuf/sim"
@@ -52,6 +53,7 @@ type testEnv struct {
 	channels *cache.ChannelList
 	base     string // http://127.0.0.1:port
 	reg      *prometheus.Registry
+	set      envSettings
 }
 
 // envSettings are what envOptions change: the hub's Config and the clock's speed.
@@ -91,7 +93,15 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 		t.Fatal(err)
 	}
 	e.curves = curve.New(cache.Direct{Client: client}, e.channels, curve.Config{Now: e.clock.Now})
-	cfg := set.cfg
+	e.set = set
+	e.startHub(t)
+	return e
+}
+
+// startHub starts e's hub and REST API on a new loopback server.
+func (e *testEnv) startHub(t *testing.T) {
+	t.Helper()
+	cfg := e.set.cfg
 	cfg.Now = e.clock.Now
 	if cfg.PollMin == 0 {
 		cfg.PollMin, cfg.PollMax = 100*time.Millisecond, 100*time.Millisecond
@@ -102,16 +112,31 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	mux.Handle("/stream", e.hub)
 	mux.Handle("/", rest.Handler())
 	srv := httptest.NewServer(mux)
+	hub := e.hub
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := e.hub.Close(ctx); err != nil {
+		if err := hub.Close(ctx); err != nil {
 			t.Errorf("hub close: %v", err)
 		}
 		srv.Close()
 	})
 	e.base = srv.URL
-	return e
+}
+
+// sibling is another instance on the same simulator, clock and Redis: its own hub, metrics and server.
+func (e *testEnv) sibling(t *testing.T) *testEnv {
+	t.Helper()
+	s := *e
+	s.reg = prometheus.NewRegistry()
+	s.startHub(t)
+	return &s
+}
+
+// withRedis coordinates the hubs through the test Redis under a fresh prefix, with a 2 s poller lease.
+func withRedis(t *testing.T) envOption {
+	client, prefix := redistest.Client(t), redistest.Prefix(t)
+	return withConfig(func(c *Config) { c.Redis, c.RedisPrefix, c.LeaseTTL = client, prefix, 2*time.Second })
 }
 
 // testClient is a stream client written from the protocol alone: it keeps each subscription's curve as

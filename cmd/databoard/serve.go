@@ -91,7 +91,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		return err
 	}
 
-	store, err := openCacheStore(cfg, log, &cleanup)
+	store, redisClient, err := openCacheStore(cfg, log, &cleanup)
 	if err != nil {
 		return err
 	}
@@ -132,6 +132,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		PollMin: cfg.StreamPollMin, PollMax: cfg.StreamPollMax, MaxSubscriptions: cfg.StreamMaxSubscriptions,
 		Linger: cfg.StreamLinger, History: cfg.StreamHistory, WriteTimeout: cfg.StreamWriteTimeout,
 		SendQueueBytes: int(cfg.StreamSendQueueBytes), Logger: log.With(slog.String("component", "stream")),
+		Redis: redisClient, RedisPrefix: cfg.RedisKeyPrefix,
 	}, streamCurves, reg)
 	cleanup.add(func(ctx context.Context) {
 		if err := hub.Close(ctx); err != nil {
@@ -208,18 +209,19 @@ func listen(addr string, h http.Handler, log *slog.Logger, errc chan<- error) (*
 
 // openCacheStore is Redis when REDIS_URL is set (shared by every instance), else an in-process store
 // bounded by CACHE_MAX_BYTES.
-func openCacheStore(cfg configs.Config, log *slog.Logger, cleanup *closers) (cache.Store, error) {
+// The Redis client is returned too (nil without REDIS_URL): the stream coordinates through it.
+func openCacheStore(cfg configs.Config, log *slog.Logger, cleanup *closers) (cache.Store, redis.UniversalClient, error) {
 	if cfg.RedisURL == "" {
 		log.Info("cache: in process", slog.Int64("max_bytes", cfg.CacheMaxBytes))
-		return cache.NewMemory(cache.MemoryConfig{MaxBytes: cfg.CacheMaxBytes}), nil
+		return cache.NewMemory(cache.MemoryConfig{MaxBytes: cfg.CacheMaxBytes}), nil, nil
 	}
 	client, err := newRedisClient(cfg.RedisURL)
 	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	cleanup.add(func(context.Context) { _ = client.Close() })
 	log.Info("cache: Redis", slog.String("topology", []string{"single", "sentinel", "cluster"}[configs.RedisTopologyOf(cfg.RedisURL)]))
-	return cache.NewRedis(client, cache.RedisConfig{Prefix: cfg.RedisKeyPrefix}), nil
+	return cache.NewRedis(client, cache.RedisConfig{Prefix: cfg.RedisKeyPrefix}), client, nil
 }
 
 // newRedisClient builds go-redis's client for REDIS_URL: one node, Sentinel (a master_name parameter) or

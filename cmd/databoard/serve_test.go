@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/databoard/databoard/cache/redistest"
 	"github.com/databoard/databoard/configs"
 )
@@ -93,6 +95,7 @@ func testServeDemo(t *testing.T, redisURL string) {
 	if code, body := get("/maintenance/cache"); code != 200 || !strings.Contains(body, `"UpstreamCallsSaved"`) {
 		t.Errorf("/maintenance/cache = %d %.200s", code, body)
 	}
+	checkStream(t, base)
 	res, err := http.Post(base+"/dashboard/", "application/json", strings.NewReader(`{"dashboard":{"widgets":[]}}`))
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +117,37 @@ func testServeDemo(t *testing.T, redisURL string) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// checkStream subscribes on /stream of the real wiring and expects a snapshot, then an append.
+func checkStream(t *testing.T, base string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/stream", nil)
+	if err != nil {
+		t.Fatalf("dial /stream: %v", err)
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(16 << 20)
+	sub := `{"type":"subscribe","id":"p","channel_name":"SIM-F64:SINE","window_ms":60000,"num_bins":60}`
+	if err := ws.Write(ctx, websocket.MessageText, []byte(sub)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"type":"snapshot"`, `"type":"append"`} {
+		for {
+			_, b, err := ws.Read(ctx)
+			if err != nil {
+				t.Fatalf("waiting for %s: %v", want, err)
+			}
+			if strings.Contains(string(b), `"type":"error"`) {
+				t.Fatalf("stream error: %s", b)
+			}
+			if strings.Contains(string(b), want) {
+				break
+			}
+		}
+	}
+}
 
 // TestDashboardsExportImport backs up the embedded store to a file and restores it into another one.
 func TestDashboardsExportImport(t *testing.T) {
