@@ -113,19 +113,26 @@ func (h *Hub) untrack(c *conn) {
 func (h *Hub) attach(sub *subscription, p Params, resume *resumePoint) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s := h.series[p]
-	if s == nil || s.isClosed() {
-		s = h.startSeries(p)
+	if s := h.series[p]; s != nil && s.add(sub, resume) {
+		return
 	}
-	s.add(sub, resume)
+	s := h.newSeries(p)
+	s.add(sub, resume) // before its poller starts: a first poll that fails at once reaches sub
+	h.startSeries(s)
+}
+
+// newSeries makes the series of p, replacing any that ended. Called with mu held.
+func (h *Hub) newSeries(p Params) *series {
+	s := &series{hub: h, params: p, done: make(chan struct{}), epoch: newEpoch(),
+		subs: map[*subscription]struct{}{}, idleSince: h.cfg.Now()}
+	h.series[p] = s
+	return s
 }
 
 // startSeries starts the poller of a new series. Called with mu held.
-func (h *Hub) startSeries(p Params) *series {
+func (h *Hub) startSeries(s *series) {
 	ctx, cancel := context.WithCancel(h.life)
-	s := &series{hub: h, params: p, cancel: cancel, done: make(chan struct{}), epoch: newEpoch(),
-		subs: map[*subscription]struct{}{}, idleSince: h.cfg.Now()}
-	h.series[p] = s
+	s.cancel = cancel
 	h.metrics.seriesCount.Inc()
 	h.wg.Add(1)
 	go func() {
@@ -135,7 +142,6 @@ func (h *Hub) startSeries(p Params) *series {
 		s.run(ctx)
 		h.detach(s)
 	}()
-	return s
 }
 
 // detach forgets s if it is still the series of its parameters.

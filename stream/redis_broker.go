@@ -48,6 +48,7 @@ type redisBroker struct {
 // following is one series this instance takes part in.
 type following struct {
 	id     string
+	ready  bool        // loaded: the log is read from lastID on (guarded by the broker's mu)
 	lastID string      // the last log entry delivered
 	held   atomic.Bool // this instance holds the poller lease
 	stop   context.CancelFunc
@@ -144,7 +145,12 @@ func (b *redisBroker) join(ctx context.Context, s *series) {
 	b.mu.Unlock()
 	if err := b.load(ctx, s, f); err != nil {
 		b.h.log.Warn("stream: could not load a series' shared state; starting afresh", slog.String("error", err.Error()))
+		b.setLastID(f, "$") // from now on; a gap is repaired from the state
 	}
+	// Only now is the log followed: entries before the loaded state must not reach s first.
+	b.mu.Lock()
+	f.ready = true
+	b.mu.Unlock()
 	select {
 	case b.wake <- struct{}{}:
 	default:
@@ -404,6 +410,9 @@ func (b *redisBroker) followed() ([]string, map[string][]seriesFollow) {
 	by := map[string][]seriesFollow{}
 	var keys, ids []string
 	for s, f := range b.follows {
+		if !f.ready {
+			continue
+		}
 		k := b.key("log", f.id)
 		if _, ok := by[k]; !ok {
 			keys, ids = append(keys, k), append(ids, f.lastID)

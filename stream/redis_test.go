@@ -129,7 +129,7 @@ func TestStreamResumeOnOtherInstance(t *testing.T) {
 	c.send(subscribeMsg("r", "SIM-F64:NOISE", withResume))
 	m := c.readUntil(func(m message) bool { return m.str("type") == typeResumed || m.str("type") == typeSnapshot })
 	if m.str("type") != typeResumed {
-		t.Fatalf("resume on the other instance answered %s", m.raw)
+		t.Fatalf("resume of %s/%d on the other instance answered %.200s", last.epoch, last.offset, m.raw)
 	}
 	m = c.readUntil(func(m message) bool { return m.str("type") == typeAppend })
 	b.checkExact(t, c.curves["r"], restQuery("SIM-F64:NOISE", 100, false), m.int("begin_time"), m.int("end_time"), false)

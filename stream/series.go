@@ -78,14 +78,21 @@ func newEpoch() string {
 
 // add attaches sub and sends it what it needs first (see greet), or leaves that to the first state
 // the series gets (a poll, or the shared state of another instance). Called with the hub's lock held.
-func (s *series) add(sub *subscription, resume *resumePoint) {
+//
+// It returns false when the series has ended meanwhile (complete, or a final error found by a poll that
+// ran before sub was added): the caller starts a new one.
+func (s *series) add(sub *subscription, resume *resumePoint) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
 	s.subs[sub] = struct{}{}
 	sub.series, sub.resume = s, resume
 	if s.doc != nil {
 		s.greet(sub)
 	}
+	return true
 }
 
 // greet sends a new subscription its first messages: resumed and the missed updates when its resume
