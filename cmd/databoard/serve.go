@@ -17,6 +17,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/cache/catalogue"
+	"github.com/databoard/databoard/cache/curves"
+	"github.com/databoard/databoard/cache/store"
 	"github.com/databoard/databoard/configs"
 	"github.com/databoard/databoard/daqbuf"
 	"github.com/databoard/databoard/daqbuf/curve"
@@ -90,30 +93,30 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		return err
 	}
 
-	store, err := openCacheStore(cfg, log, &cleanup)
+	cacheStore, err := openCacheStore(cfg, log, &cleanup)
 	if err != nil {
 		return err
 	}
-	curvesCfg := cache.CurvesConfig{Logger: log.With(slog.String("component", "curves"))}
-	curves := cache.NewCurves(client, store, curvesCfg)
+	curvesCfg := curves.Config{Logger: log.With(slog.String("component", "curves"))}
+	curveCache := curves.New(client, cacheStore, curvesCfg)
 
-	channelCfg := cache.ChannelListConfig{RefreshInterval: cfg.ChannelRefreshInterval,
+	channelCfg := catalogue.Config{RefreshInterval: cfg.ChannelRefreshInterval,
 		Logger: log.With(slog.String("component", "channels"))}
 	if cfg.RedisURL != "" {
-		channelCfg.Store = store // one list for every instance, refreshed by one at a time
+		channelCfg.Store = cacheStore // one list for every instance, refreshed by one at a time
 	}
-	channels := cache.NewChannelList(client, channelCfg)
+	channels := catalogue.New(client, channelCfg)
 	channels.Start(ctx)
 	cleanup.add(func(context.Context) { channels.Close() })
 
 	// Encoded answers of settled windows, per instance (see server/answers.go).
-	answers := cache.NewMemory(cache.MemoryConfig{MaxBytes: 64 << 20})
-	admin := cache.NewAdmin(curves, channels, store, answers)
+	answers := store.NewMemory(store.MemoryConfig{MaxBytes: 64 << 20})
+	admin := cache.NewAdmin(curveCache, channels, cacheStore, answers)
 	admin.Start(ctx)
 	cleanup.add(func(context.Context) { admin.Close() })
-	var curveSource curve.Source = curves
+	var curveSource curve.Source = curveCache
 	if !cfg.CurveCache {
-		curveSource, answers = cache.Direct{Client: client}, nil
+		curveSource, answers = curves.Direct{Client: client}, nil
 		log.Warn("curve cache off (CURVE_CACHE): every curve request goes to data-api")
 	}
 	reg := newRegistry()
@@ -130,8 +133,8 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		MaintenanceToken:    cfg.MaintenanceToken,
 		SeparateMaintenance: cfg.MaintenanceListenAddr != "",
 		BodyLimit:           4*cfg.DashboardMaxSingleBytes + 1<<20,
-		CurveSettle:         curves.Settle(),
-		CurveTailAge:        curves.TailTTL(),
+		CurveSettle:         curveCache.Settle(),
+		CurveTailAge:        curveCache.TailTTL(),
 	}, server.Deps{Dashboards: dashboardStore, Channels: channels, Curves: curveService, Logger: log,
 		Cache: admin, Answers: answers, Metrics: reg})
 
@@ -194,10 +197,10 @@ func listen(addr string, h http.Handler, log *slog.Logger, errc chan<- error) (*
 
 // openCacheStore is Redis when REDIS_URL is set (shared by every instance), else an in-process store
 // bounded by CACHE_MAX_BYTES.
-func openCacheStore(cfg configs.Config, log *slog.Logger, cleanup *closers) (cache.Store, error) {
+func openCacheStore(cfg configs.Config, log *slog.Logger, cleanup *closers) (store.Store, error) {
 	if cfg.RedisURL == "" {
 		log.Info("cache: in process", slog.Int64("max_bytes", cfg.CacheMaxBytes))
-		return cache.NewMemory(cache.MemoryConfig{MaxBytes: cfg.CacheMaxBytes}), nil
+		return store.NewMemory(store.MemoryConfig{MaxBytes: cfg.CacheMaxBytes}), nil
 	}
 	client, err := newRedisClient(cfg.RedisURL)
 	if err != nil {
@@ -205,7 +208,7 @@ func openCacheStore(cfg configs.Config, log *slog.Logger, cleanup *closers) (cac
 	}
 	cleanup.add(func(context.Context) { _ = client.Close() })
 	log.Info("cache: Redis", slog.String("topology", []string{"single", "sentinel", "cluster"}[configs.RedisTopologyOf(cfg.RedisURL)]))
-	return cache.NewRedis(client, cache.RedisConfig{Prefix: cfg.RedisKeyPrefix}), nil
+	return store.NewRedis(client, store.RedisConfig{Prefix: cfg.RedisKeyPrefix}), nil
 }
 
 // newRedisClient builds go-redis's client for REDIS_URL: one node, Sentinel (a master_name parameter) or
