@@ -2,6 +2,7 @@ package curves
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -82,9 +83,21 @@ type Curves struct {
 	sems  map[string]*semaphore.Weighted // per backend
 
 	stats curveCounters
+
+	// life is the parent of the work that outlives the request that started it (shared chunk
+	// fetches and their lock renewals); Close cancels it and waits for that work (detached).
+	life     context.Context
+	stop     context.CancelFunc
+	closeMu  sync.Mutex
+	closed   bool
+	detached sync.WaitGroup
 }
 
-// New returns a Curves reading through store; it does no I/O.
+// ErrClosed: the Curves was closed; requests needing a chunk from data-api fail with it.
+var ErrClosed = errors.New("cache: curve cache closed")
+
+// New returns a Curves reading through s; it does no I/O and starts no goroutine. Close stops the
+// fetches it detaches from their requests.
 func New(client *daqbuf.Client, s store.Store, cfg Config) *Curves {
 	if cfg.BinsPerChunk <= 0 {
 		cfg.BinsPerChunk = 128
@@ -131,10 +144,35 @@ func New(client *daqbuf.Client, s store.Store, cfg Config) *Curves {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	life, stop := context.WithCancel(context.Background())
 	return &Curves{
 		client: client, direct: Direct{Client: client}, store: s, cfg: cfg, log: cfg.Logger,
-		sems: map[string]*semaphore.Weighted{},
+		sems: map[string]*semaphore.Weighted{}, life: life, stop: stop,
 	}
+}
+
+// Close cancels the chunk fetches that run detached from their requests (and the renewals of their
+// cross-instance locks, which are released) and waits for them. Requests waiting on such a fetch
+// fail; later requests are served from the store, and fail with ErrClosed where they need data-api.
+// It is safe to call more than once.
+func (c *Curves) Close() {
+	c.closeMu.Lock()
+	c.closed = true
+	c.closeMu.Unlock()
+	c.stop()
+	c.detached.Wait()
+}
+
+// detach counts one piece of detached work in; false once Close was called (the work must not
+// start). The caller calls c.detached.Done when the work is over.
+func (c *Curves) detach() bool {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.detached.Add(1)
+	return true
 }
 
 // Settle is the settle time in use (Config.Settle with its default applied).

@@ -114,8 +114,8 @@ func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte
 var errSlow = errors.New("cache: data-api slower than StaleAfter")
 
 // loadChunk fetches one chunk through singleflight: concurrent loads of the same key in this process
-// share one fetch, which runs detached from any one caller's context (with FetchTimeout), so a
-// caller leaving does not fail the others. When the chunk has a stale copy, the caller waits at most
+// share one fetch, which runs detached from any one caller's context (under the Curves' lifetime,
+// with FetchTimeout), so a caller leaving does not fail the others, and Close stops it. When the chunk has a stale copy, the caller waits at most
 // StaleAfter (errSlow); the fetch goes on and stores its result for the next request.
 func (c *Curves) loadChunk(ctx context.Context, j chunkJob, hasStale bool) ([]byte, error) {
 	var slow <-chan time.Time
@@ -127,7 +127,13 @@ func (c *Curves) loadChunk(ctx context.Context, j chunkJob, hasStale bool) ([]by
 	ran := false
 	res := c.flight.DoChan(j.key, func() (any, error) {
 		ran = true
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.FetchTimeout)
+		if !c.detach() {
+			return nil, ErrClosed
+		}
+		defer c.detached.Done()
+		// The request's context carries no values the fetch needs (nothing in daqbuf or the store
+		// reads any), so the fetch hangs off the lifetime context alone.
+		fctx, cancel := context.WithTimeout(c.life, c.cfg.FetchTimeout)
 		defer cancel()
 		return c.fetchShared(fctx, j)
 	})
@@ -168,7 +174,7 @@ func (c *Curves) fetchShared(ctx context.Context, j chunkJob) ([]byte, error) {
 		return v, nil
 	}
 	if owned {
-		stop := c.renewLock(ctx, lockKeyPrefix+j.key)
+		stop := c.renewLock(lockKeyPrefix + j.key)
 		defer func() {
 			stop()
 			if err := c.store.Unlock(context.WithoutCancel(ctx), lockKeyPrefix+j.key); err != nil {
@@ -329,9 +335,10 @@ func (c *Curves) fetchEvents(ctx context.Context, q daqbuf.EventsQuery, ch chunk
 // renewLock keeps a held fetch lock alive while the fetch runs (it may take up to FetchTimeout, longer
 // than LockTTL), so that other instances keep waiting for this fetch instead of starting their own
 // against a slow data-api. A holder that dies stops renewing, and the lock expires after LockTTL.
-// The returned function stops the renewal and waits for it.
-func (c *Curves) renewLock(ctx context.Context, key string) (stop func()) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+// The returned function stops the renewal and waits for it; Close stops it too (through the fetch that
+// holds the lock, and the lifetime context it renews under).
+func (c *Curves) renewLock(key string) (stop func()) {
+	ctx, cancel := context.WithCancel(c.life)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -45,6 +45,7 @@ var testStart = time.Date(2024, 3, 1, 12, 0, 7, 123_456_789, time.UTC)
 
 // simEnv is the simulator over real HTTP with a fake clock, and a client and Direct source on it.
 type simEnv struct {
+	t      testing.TB
 	sim    *sim.Sim
 	clock  *fakeClock
 	client *daqbuf.Client
@@ -61,15 +62,18 @@ func newSimEnv(t testing.TB) *simEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &simEnv{sim: s, clock: clock, client: client, direct: Direct{Client: client}}
+	return &simEnv{t: t, sim: s, clock: clock, client: client, direct: Direct{Client: client}}
 }
 
 func (e *simEnv) now() int64 { return e.clock.Now().UnixNano() }
 
-// curves builds a Curves on store with the env's clock; cfg's other fields are kept.
+// curves builds a Curves on s with the env's clock (cfg's other fields are kept), closed when the
+// test ends so that no fetch outlives it.
 func (e *simEnv) curves(s store.Store, cfg Config) *Curves {
 	cfg.Now = e.clock.Now
-	return New(e.client, s, cfg)
+	c := New(e.client, s, cfg)
+	e.t.Cleanup(c.Close)
+	return c
 }
 
 // channel returns a simulator channel addressed by name (byID false) or by series id.
