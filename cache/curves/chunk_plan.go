@@ -21,7 +21,8 @@ type chunk struct {
 	// Need is how far a stored copy must reach (its Covered) to be used: the chunk's end, or the
 	// window's if earlier. A copy fetched while the chunk held now ends at that moment; behind a
 	// later chunk it would leave a hole. Only the chunk holding now accepts any copy that is still
-	// fresh: its staleness is bounded by TailTTL.
+	// fresh (its staleness is bounded by TailTTL), or, for a caller asking for a fresher tail, a copy
+	// fetched at most that long ago: such a copy ends where its fetch did, at the fetch time.
 	Need int64
 }
 
@@ -57,21 +58,24 @@ func settleFor(w int64, minSettle time.Duration) int64 {
 
 // planBins cuts a binned request into chunks of binsPerChunk bins aligned to binsPerChunk·w. ok is
 // false when the request cannot be chunked (invalid, or a width off the grid): it then goes to
-// data-api as it is. Chunks starting at or after now are left out: they hold no data.
-func planBins(q daqbuf.BinnedQuery, binsPerChunk int, now int64, minSettle time.Duration) (binPlan, bool) {
+// data-api as it is. Chunks starting at or after now are left out: they hold no data. maxTailAge > 0
+// bounds the age of the copy of the chunk holding now (see layChunks).
+func planBins(q daqbuf.BinnedQuery, binsPerChunk int, now int64, minSettle, maxTailAge time.Duration) (binPlan, bool) {
 	w, ok := binWidthOf(q)
 	if !ok {
 		return binPlan{}, false
 	}
 	g := daqbuf.GridRange(q.Range, w)
 	p := binPlan{Width: w, Window: daqbuf.Range{Beg: g.Beg, End: q.Range.End}}
-	p.Chunks = layChunks(g, daqbuf.ChunkSpan(w, binsPerChunk), now, settleFor(w, minSettle))
+	p.Chunks = layChunks(g, daqbuf.ChunkSpan(w, binsPerChunk), now, settleFor(w, minSettle), int64(maxTailAge))
 	return p, true
 }
 
 // layChunks lays the aligned chunks of span over r, dropping those that start at or after now. Their
-// data must reach r.End (or their own end).
-func layChunks(r daqbuf.Range, span, now, settle int64) []chunk {
+// data must reach r.End (or their own end), except for the chunk holding now: any fresh copy of it
+// does, or with maxTailAge > 0 only one fetched at most maxTailAge before now (its Covered, where the
+// fetch ended, is the fetch time).
+func layChunks(r daqbuf.Range, span, now, settle, maxTailAge int64) []chunk {
 	spans := daqbuf.AlignedChunks(r, span)
 	out := make([]chunk, 0, len(spans))
 	for _, s := range spans {
@@ -86,6 +90,9 @@ func layChunks(r daqbuf.Range, span, now, settle int64) []chunk {
 		}
 		if s.End > now {
 			c.Need = s.Beg
+			if maxTailAge > 0 {
+				c.Need = max(s.Beg, now-maxTailAge)
+			}
 		}
 		out = append(out, c)
 	}
@@ -115,14 +122,15 @@ func eventSpanFor(length int64, maxChunks int) int64 {
 
 // planEvents cuts an events request into epoch-aligned time chunks. ok is false for requests the
 // cache does not serve (invalid ranges, oneBeforeRange, which depends on data before the window).
-func planEvents(q daqbuf.EventsQuery, maxChunks int, now int64, settle time.Duration) (eventPlan, bool) {
+// maxTailAge is as for planBins.
+func planEvents(q daqbuf.EventsQuery, maxChunks int, now int64, settle, maxTailAge time.Duration) (eventPlan, bool) {
 	if q.Range.End <= q.Range.Beg || q.OneBeforeRange {
 		return eventPlan{}, false
 	}
 	span := eventSpanFor(q.Range.End-q.Range.Beg, maxChunks)
 	return eventPlan{
 		Span: span, Window: q.Range, BegExcl: q.BegExcl,
-		Chunks: layChunks(q.Range, span, now, int64(settle)),
+		Chunks: layChunks(q.Range, span, now, int64(settle), int64(maxTailAge)),
 	}, true
 }
 

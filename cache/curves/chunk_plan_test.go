@@ -114,7 +114,7 @@ func TestPlanBins(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, ok := planBins(tt.q, 128, tt.now, time.Minute)
+			p, ok := planBins(tt.q, 128, tt.now, time.Minute, 0)
 			if !ok {
 				t.Fatal("not planned")
 			}
@@ -134,8 +134,40 @@ func TestPlanBins(t *testing.T) {
 			}
 		})
 	}
-	if _, ok := planBins(daqbuf.BinnedQuery{Range: daqbuf.Range{Beg: 0, End: sec}, BinCount: 100}, 128, base, time.Minute); ok {
+	if _, ok := planBins(daqbuf.BinnedQuery{Range: daqbuf.Range{Beg: 0, End: sec}, BinCount: 100}, 128, base, time.Minute, 0); ok {
 		t.Error("an off-grid request was planned")
+	}
+}
+
+// TestLayChunksTailAge: a bound on the tail's age raises only the Need of the chunk holding now, to
+// now − maxTailAge (a copy fetched earlier ends before it), never below the chunk's start.
+func TestLayChunksTailAge(t *testing.T) {
+	const base = 1_024_000 * hr
+	r := daqbuf.Range{Beg: base, End: base + 300*sec}
+	tests := []struct {
+		name       string
+		now        int64
+		maxTailAge int64
+		wantNeed   []int64
+	}{
+		{"no bound: any fresh copy of the tail", base + 300*sec, 0, []int64{base + 128*sec, base + 256*sec, base + 256*sec}},
+		{"1 s: a copy fetched in the last second", base + 300*sec, sec, []int64{base + 128*sec, base + 256*sec, base + 299*sec}},
+		{"bound reaching before the tail chunk: its start", base + 300*sec, 100 * sec, []int64{base + 128*sec, base + 256*sec, base + 256*sec}},
+		{"now on a chunk edge: the chunk ending there needs all of it", base + 256*sec, sec, []int64{base + 128*sec, base + 256*sec}},
+		{"all in the past: nothing holds now", base + hr, sec, []int64{base + 128*sec, base + 256*sec, base + 300*sec}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := layChunks(r, 128*sec, tt.now, mn, tt.maxTailAge)
+			if len(got) != len(tt.wantNeed) {
+				t.Fatalf("%d chunks, want %d: %+v", len(got), len(tt.wantNeed), got)
+			}
+			for i, c := range got {
+				if c.Need != tt.wantNeed[i] {
+					t.Errorf("chunk %d (%+v): need %d, want %d", i, c.Span, c.Need-base, tt.wantNeed[i]-base)
+				}
+			}
+		})
 	}
 }
 
@@ -164,7 +196,7 @@ func TestPlanEvents(t *testing.T) {
 	base := int64(1_000_000) * hr
 	now := base + 5*sec
 	// 10 min 3 s: 10 s chunks (64 of them would be 640 s).
-	p, ok := planEvents(daqbuf.EventsQuery{Range: daqbuf.Range{Beg: now - 9*mn - 3*sec, End: now + mn}, BegExcl: true}, 64, now, time.Minute)
+	p, ok := planEvents(daqbuf.EventsQuery{Range: daqbuf.Range{Beg: now - 9*mn - 3*sec, End: now + mn}, BegExcl: true}, 64, now, time.Minute, 0)
 	if !ok || p.Span != 10*sec || !p.BegExcl {
 		t.Fatalf("plan %+v, %v", p, ok)
 	}
@@ -182,7 +214,7 @@ func TestPlanEvents(t *testing.T) {
 		{Range: daqbuf.Range{Beg: 0, End: sec}, OneBeforeRange: true},
 		{Range: daqbuf.Range{Beg: sec, End: sec}},
 	} {
-		if _, ok := planEvents(q, 64, now, time.Minute); ok {
+		if _, ok := planEvents(q, 64, now, time.Minute, 0); ok {
 			t.Errorf("%+v planned", q)
 		}
 	}
@@ -380,7 +412,7 @@ func FuzzPlanBins(f *testing.F) {
 		}
 		q := daqbuf.BinnedQuery{Range: daqbuf.Range{Beg: beg, End: beg + length}, BinCount: n}
 		now := beg + nowOff
-		p, ok := planBins(q, perChunk, now, time.Minute)
+		p, ok := planBins(q, perChunk, now, time.Minute, 0)
 		if !ok {
 			if w := daqbuf.WidthForCount(q.Range, n); w >= minGridWidth {
 				t.Fatalf("on-grid width %d not planned", w)

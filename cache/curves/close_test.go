@@ -22,7 +22,7 @@ func TestCloseStopsDetachedFetches(t *testing.T) {
 	c := e.curves(mem, Config{FetchTimeout: time.Hour}) // a fetch Close does not stop hangs the test
 	q := daqbuf.BinnedQuery{Channel: e.channel(t, "SIM-F64:SINE", false),
 		Range: daqbuf.Range{Beg: e.now() - int64(2*time.Hour), End: e.now() - int64(time.Hour)}, BinCount: 100}
-	plan, _ := planBins(q, 128, e.now(), time.Minute)
+	plan, _ := planBins(q, 128, e.now(), time.Minute, 0)
 	keys := chunkKeys(binKeyBase(q.Channel, q.Mode, plan.Width), plan.Chunks)
 
 	mustBins(t, c, daqbuf.BinnedQuery{Channel: q.Channel, Range: daqbuf.Range{Beg: q.Range.Beg - int64(48*time.Hour),

@@ -187,8 +187,38 @@ func (c *Curves) TailTTL() time.Duration { return c.cfg.TailTTL }
 // of q. Requests off the grid (w < 20 ms) or invalid ones go to data-api as they are (curve.StatusMiss).
 // The batches belong to the caller.
 func (c *Curves) Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, curve.Status, error) {
+	return c.bins(ctx, q, 0)
+}
+
+// Within returns the same source as c, except that the chunk holding now is served only from a copy
+// fetched at most maxTailAge ago (else fetched again), for a caller that must see new data within
+// its period (a poller); other callers keep reusing the tail for TailTTL. A maxTailAge of TailTTL or
+// more, or ≤ 0, changes nothing: c is returned.
+func (c *Curves) Within(maxTailAge time.Duration) curve.Source {
+	if maxTailAge <= 0 || maxTailAge >= c.cfg.TailTTL {
+		return c
+	}
+	return freshTail{c: c, maxAge: maxTailAge}
+}
+
+// freshTail is c with a bound on the age of the tail chunk (Curves.Within).
+type freshTail struct {
+	c      *Curves
+	maxAge time.Duration
+}
+
+func (f freshTail) Bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.BinBatch, curve.Status, error) {
+	return f.c.bins(ctx, q, f.maxAge)
+}
+
+func (f freshTail) Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, curve.Status, error) {
+	return f.c.events(ctx, q, f.maxAge)
+}
+
+// bins is Bins with a bound on the age of the tail chunk's copy (none when maxTailAge is 0).
+func (c *Curves) bins(ctx context.Context, q daqbuf.BinnedQuery, maxTailAge time.Duration) ([]*daqbuf.BinBatch, curve.Status, error) {
 	now := c.cfg.Now().UnixNano()
-	plan, ok := planBins(q, c.cfg.BinsPerChunk, now, c.cfg.Settle)
+	plan, ok := planBins(q, c.cfg.BinsPerChunk, now, c.cfg.Settle, maxTailAge)
 	if !ok || len(plan.Chunks) > c.cfg.MaxChunks {
 		// A huge bin count would cost one upstream request per BinsPerChunk bins when cold; one
 		// direct request is cheaper than that.
@@ -243,8 +273,13 @@ func (c *Curves) directBins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbu
 // OneBeforeRange, or invalid ones, go to data-api as they are (curve.StatusMiss). The batches belong to
 // the caller.
 func (c *Curves) Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, curve.Status, error) {
+	return c.events(ctx, q, 0)
+}
+
+// events is Events with a bound on the age of the tail chunk's copy (none when maxTailAge is 0).
+func (c *Curves) events(ctx context.Context, q daqbuf.EventsQuery, maxTailAge time.Duration) ([]*daqbuf.EventBatch, curve.Status, error) {
 	now := c.cfg.Now().UnixNano()
-	plan, ok := planEvents(q, c.cfg.EventChunks, now, c.cfg.Settle)
+	plan, ok := planEvents(q, c.cfg.EventChunks, now, c.cfg.Settle, maxTailAge)
 	if !ok {
 		return c.directEvents(ctx, q)
 	}

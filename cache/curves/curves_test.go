@@ -103,7 +103,7 @@ func TestMovingWindowFetchesLittle(t *testing.T) {
 		q = live()
 		got, _ = mustBins(t, c, q)
 		n, total = e.upstream()
-		plan, _ := planBins(q, 128, e.now(), time.Minute)
+		plan, _ := planBins(q, 128, e.now(), time.Minute, 0)
 		span := time.Duration(plan.Width * 128)
 		// New extent + the part that was not settled at the first request (settle, rounded out to a chunk).
 		t.Logf("live window 60 s later: %d requests over %s (chunk span %s)", n, total, span)
@@ -160,7 +160,7 @@ func TestShiftedAndOverlappingWindowsShareChunks(t *testing.T) {
 // checkOneFetchPerChunk asserts that every chunk of q was asked from data-api exactly once.
 func checkOneFetchPerChunk(t *testing.T, e *simEnv, q daqbuf.BinnedQuery) {
 	t.Helper()
-	plan, ok := planBins(q, 128, e.now(), time.Minute)
+	plan, ok := planBins(q, 128, e.now(), time.Minute, 0)
 	if !ok {
 		t.Fatal("query not chunked")
 	}
@@ -251,7 +251,7 @@ func TestHolderDiesOtherInstanceFetches(t *testing.T) {
 	c := e.curves(mem, Config{LockTTL: 150 * time.Millisecond})
 	q := daqbuf.BinnedQuery{Channel: e.channel(t, "SIM-F64:SINE", false),
 		Range: daqbuf.Range{Beg: e.now() - int64(2*time.Hour), End: e.now() - int64(time.Hour)}, BinCount: 100}
-	plan, _ := planBins(q, 128, e.now(), time.Minute)
+	plan, _ := planBins(q, 128, e.now(), time.Minute, 0)
 	keys := chunkKeys(binKeyBase(q.Channel, q.Mode, plan.Width), plan.Chunks)
 	for _, k := range keys {
 		// Taken for LockTTL, as a holder takes it; the holder died, so nobody renews it.
@@ -369,7 +369,7 @@ func TestDataAPIDownServesStale(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		plan, _ := planBins(q, 128, e.now(), time.Minute)
+		plan, _ := planBins(q, 128, e.now(), time.Minute, 0)
 		keys := chunkKeys(binKeyBase(ch, q.Mode, plan.Width), plan.Chunks)
 		before, err := shared.GetMany(context.Background(), keys)
 		if err != nil {
@@ -406,7 +406,7 @@ func TestDataAPIDownServesStale(t *testing.T) {
 		if _, _, err := c.Bins(context.Background(), cold); !errors.Is(err, daqbuf.ErrUpstream) {
 			t.Errorf("cold window, data-api down: err %v, want ErrUpstream", err)
 		}
-		coldPlan, _ := planBins(cold, 128, e.now(), time.Minute)
+		coldPlan, _ := planBins(cold, 128, e.now(), time.Minute, 0)
 		coldVals, err := shared.GetMany(context.Background(), chunkKeys(binKeyBase(ch, q.Mode, coldPlan.Width), coldPlan.Chunks))
 		if err != nil {
 			t.Fatal(err)
@@ -504,7 +504,7 @@ func TestFlushChannelAndFlushAll(t *testing.T) {
 		chunksPer := 0
 		for _, q := range qs {
 			mustBins(t, c, q)
-			p, _ := planBins(q, 128, e.now(), time.Minute)
+			p, _ := planBins(q, 128, e.now(), time.Minute, 0)
 			chunksPer = len(p.Chunks)
 		}
 		sine, _ := e.sim.Channel(testBackend, "SIM-F64:SINE")

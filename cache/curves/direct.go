@@ -12,6 +12,7 @@ import (
 var (
 	_ curve.Source = Direct{}
 	_ curve.Source = (*Curves)(nil)
+	_ curve.Source = freshTail{}
 )
 
 // Direct is the curve source without a cache: every request goes to data-api, read frame by frame.

@@ -71,7 +71,7 @@ func TestBinsIdenticalToDirect(t *testing.T) {
 					if d := diffBins(got, want); d != "" {
 						t.Errorf("%s byID=%v %s round %d: %s", simCh.Name, byID, w.name, round, d)
 					}
-					if _, ok := planBins(q, 128, now, time.Minute); ok && round == 1 && st != wantStatus {
+					if _, ok := planBins(q, 128, now, time.Minute, 0); ok && round == 1 && st != wantStatus {
 						t.Errorf("%s %s round %d: status %s, want %s", simCh.Name, w.name, round, st, wantStatus)
 					}
 				}
