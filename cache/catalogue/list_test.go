@@ -142,7 +142,9 @@ func TestChannelListLiveSearchCached(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			e := newChannelEnv(t, 0)
-			ttl := 300 * time.Millisecond
+			// Every search below up to the expiry check must fall within ttl: 2 s leave a loaded
+			// machine ample time for 26 searches (300 ms did not always, under -race).
+			ttl := 2 * time.Second
 			var stores []store.Store
 			if shared {
 				for _, r := range sharedRedis(t, 2) {

@@ -2,6 +2,7 @@ package curves
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -86,9 +87,12 @@ func TestRedisAtClosedPort(t *testing.T) {
 	if state, _ := rs.Breaker(); state != store.BreakerOpen {
 		t.Errorf("breaker %s, want open", state)
 	}
-	// Open: calls return at once.
-	start := time.Now()
-	if _, err := rs.GetMany(context.Background(), []string{"x"}); err == nil || time.Since(start) > 10*time.Millisecond {
-		t.Errorf("open breaker: err %v after %s, want store.ErrUnavailable at once", err, time.Since(start))
+	// Open: calls are refused without trying Redis (TestBreaker in package store covers the timing
+	// rules on a fake clock; a wall-clock bound here would fail on a loaded machine).
+	if _, err := rs.GetMany(context.Background(), []string{"x"}); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("open breaker: err %v, want store.ErrUnavailable", err)
+	}
+	if state, _ := rs.Breaker(); state != store.BreakerOpen {
+		t.Errorf("breaker %s after a refused call, want still open (no probe during the cooldown)", state)
 	}
 }
