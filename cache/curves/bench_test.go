@@ -74,3 +74,25 @@ func BenchmarkDecodeBinsChunk(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFetchBinsChunks is the miss path without the store: the 16 chunks of benchQuery fetched
+// from the simulator and encoded.
+func BenchmarkFetchBinsChunks(b *testing.B) {
+	e := newSimEnv(b)
+	c := e.curves(store.NewMemory(store.MemoryConfig{}), Config{})
+	q := benchQuery(b, e)
+	plan, _ := planBins(q, 128, e.now(), time.Minute, 0)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, ch := range plan.Chunks {
+			f, err := c.fetchBins(ctx, q, plan.Width, ch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := f.encode(chunkHeader{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync/atomic"
 	"time"
 
@@ -274,16 +273,16 @@ func (c *Curves) fetchBins(ctx context.Context, q daqbuf.BinnedQuery, w int64, c
 	if err != nil {
 		return fetched{}, err
 	}
-	defer st.Close()
-	acc := &daqbuf.BinBatch{}
-	for {
-		b, err := st.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fetched{}, err
-		}
+	batches, err := drain(st)
+	if err != nil {
+		return fetched{}, err
+	}
+	n := 0
+	for _, b := range batches {
+		n += b.Len()
+	}
+	acc := newBinBatch(n)
+	for _, b := range batches {
 		acc.Ts1, acc.Ts2 = append(acc.Ts1, b.Ts1...), append(acc.Ts2, b.Ts2...)
 		acc.Counts = append(acc.Counts, b.Counts...)
 		acc.Mins, acc.Maxs, acc.Avgs = append(acc.Mins, b.Mins...), append(acc.Maxs, b.Maxs...), append(acc.Avgs, b.Avgs...)
@@ -310,17 +309,9 @@ func (c *Curves) fetchEvents(ctx context.Context, q daqbuf.EventsQuery, ch chunk
 	if err != nil {
 		return fetched{}, err
 	}
-	defer st.Close()
-	var batches []*daqbuf.EventBatch
-	for {
-		b, err := st.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fetched{}, err
-		}
-		batches = append(batches, b)
+	batches, err := drain(st)
+	if err != nil {
+		return fetched{}, err
 	}
 	o := fetchOutcome{
 		Complete: st.RangeFinal(),
