@@ -8,15 +8,19 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/databoard/databoard/cache/catalogue"
+	"github.com/databoard/databoard/cache/curves"
+	"github.com/databoard/databoard/cache/store"
 )
 
 // Admin is the operators' view of the caches, behind the maintenance routes: statistics, and flushes
 // that empty exactly what they say (the next request refills it).
 type Admin struct {
-	curves   *Curves
-	channels *ChannelList
-	store    Store
-	answers  Store // may be nil
+	curves   *curves.Curves
+	channels *catalogue.List
+	store    store.Store
+	answers  store.Store // may be nil
 
 	answerHits atomic.Uint64
 	seenEpoch  string // the flush epoch this instance's answers belong to (watch goroutine only)
@@ -34,8 +38,8 @@ const flushWatchInterval = 2 * time.Second
 
 // NewAdmin combines the caches of one instance. answers, when not nil, holds whole encoded answers
 // derived from the curve cache; every flush empties it.
-func NewAdmin(curves *Curves, channels *ChannelList, store, answers Store) *Admin {
-	return &Admin{curves: curves, channels: channels, store: store, answers: answers}
+func NewAdmin(curves *curves.Curves, channels *catalogue.List, st, answers store.Store) *Admin {
+	return &Admin{curves: curves, channels: channels, store: st, answers: answers}
 }
 
 // dropAnswers empties this instance's answer store (its entries are derived from whatever a flush
@@ -104,11 +108,11 @@ func (a *Admin) AnswerHits() uint64 { return a.answerHits.Load() }
 
 // AdminStats is what GET /maintenance/cache answers.
 type AdminStats struct {
-	Curves   CurveStats
-	Channels ChannelListStats
+	Curves   curves.Stats
+	Channels catalogue.Stats
 	// Store is the whole store's size; with Redis it is counted by SCAN (approximate, and not free:
 	// the maintenance route only).
-	Store      StoreStats
+	Store      store.Stats
 	StoreError string `json:",omitempty"`
 	// AnswerHits counts curve answers served whole from the answer store (not in Curves.Hits).
 	AnswerHits uint64
@@ -130,10 +134,10 @@ func (a *Admin) Stats(ctx context.Context) AdminStats {
 }
 
 // CurveStats are the curve cache's counters (cheap: no store call).
-func (a *Admin) CurveStats() CurveStats { return a.curves.Stats() }
+func (a *Admin) CurveStats() curves.Stats { return a.curves.Stats() }
 
 // ChannelStats are the channel list's counters (cheap: no store call).
-func (a *Admin) ChannelStats() ChannelListStats { return a.channels.Stats() }
+func (a *Admin) ChannelStats() catalogue.Stats { return a.channels.Stats() }
 
 // FlushAll empties the curve cache, the search cache and the channel list (which is then reloaded).
 // It returns how many curve entries it deleted.

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/cache/catalogue"
+	"github.com/databoard/databoard/cache/curves"
+	"github.com/databoard/databoard/cache/store"
 	"github.com/databoard/databoard/daqbuf"
 	"github.com/databoard/databoard/daqbuf/curve"
 	"github.com/databoard/databoard/daqbuf/sim"
@@ -82,11 +84,11 @@ func BenchmarkCurveBinned2000(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	channels := cache.NewChannelList(client, cache.ChannelListConfig{})
+	channels := catalogue.New(client, catalogue.Config{})
 	if err := channels.Refresh(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	srv := New(Config{}, Deps{Channels: channels, Curves: curve.New(cache.Direct{Client: client}, channels, curve.Config{})})
+	srv := New(Config{}, Deps{Channels: channels, Curves: curve.New(curves.Direct{Client: client}, channels, curve.Config{})})
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 
@@ -139,12 +141,12 @@ func BenchmarkCurveChunkHit2000(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	channels := cache.NewChannelList(client, cache.ChannelListConfig{})
+	channels := catalogue.New(client, catalogue.Config{})
 	if err := channels.Refresh(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	curves := cache.NewCurves(client, cache.NewMemory(cache.MemoryConfig{}), cache.CurvesConfig{})
-	srv := New(Config{}, Deps{Channels: channels, Curves: curve.New(curves, channels, curve.Config{})})
+	curveCache := curves.New(client, store.NewMemory(store.MemoryConfig{}), curves.Config{})
+	srv := New(Config{}, Deps{Channels: channels, Curves: curve.New(curveCache, channels, curve.Config{})})
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 
@@ -169,7 +171,7 @@ func BenchmarkCurveChunkHit2000(b *testing.B) {
 	}
 	b.StopTimer()
 	lat.report(b, "")
-	if st := curves.Stats(); st.Misses+st.PartialHits > 10 {
+	if st := curveCache.Stats(); st.Misses+st.PartialHits > 10 {
 		b.Errorf("not a chunk-hit benchmark: %+v", st)
 	}
 }

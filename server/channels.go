@@ -4,7 +4,7 @@ import (
 	"context"
 	"strconv"
 
-	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/cache/catalogue"
 	"github.com/databoard/databoard/daqbuf"
 	"github.com/databoard/databoard/daqbuf/curve"
 )
@@ -25,7 +25,7 @@ type ChannelDirectory interface {
 	Recent() []daqbuf.Channel
 }
 
-var _ ChannelDirectory = (*cache.ChannelList)(nil)
+var _ ChannelDirectory = (*catalogue.List)(nil)
 
 // appendChannelJSON writes a channel with exactly the contract's eight keys, seriesId as a string.
 // The frontend stores these objects inside dashboards whose schema forbids extra keys.

@@ -10,17 +10,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/cache/curves"
 	"github.com/databoard/databoard/cache/redistest"
+	"github.com/databoard/databoard/cache/store"
 	"github.com/databoard/databoard/daqbuf/sim"
 )
 
 // cachedEnv is a server whose curves go through the chunked cache on the suite's Redis (a fresh key
 // prefix per test).
-func cachedEnv(t *testing.T, cfg cache.CurvesConfig) *testEnv {
+func cachedEnv(t *testing.T, cfg curves.Config) *testEnv {
 	t.Helper()
-	store := cache.NewRedis(redistest.Client(t), cache.RedisConfig{Prefix: redistest.Prefix(t)})
-	return newTestEnv(t, withCache(store, cfg))
+	rs := store.NewRedis(redistest.Client(t), store.RedisConfig{Prefix: redistest.Prefix(t)})
+	return newTestEnv(t, withCache(rs, cfg))
 }
 
 func binnedPath(name string, beg, end time.Time, bins int) string {
@@ -40,7 +41,7 @@ func dataRequests(s *sim.Sim) int {
 // Issue 4: the same curve request twice — the second makes zero data-api calls and returns a
 // byte-identical body, flagged as a hit.
 func TestCacheSecondRequestIsFreeAndIdentical(t *testing.T) {
-	e := cachedEnv(t, cache.CurvesConfig{})
+	e := cachedEnv(t, curves.Config{})
 	end := time.Now().Add(-48 * time.Hour)
 	for _, tc := range []struct {
 		name string
@@ -73,7 +74,7 @@ func TestCacheSecondRequestIsFreeAndIdentical(t *testing.T) {
 
 // Issue 4: the cached answer is exactly the uncached one.
 func TestCacheAnswerEqualsUncached(t *testing.T) {
-	cached := cachedEnv(t, cache.CurvesConfig{})
+	cached := cachedEnv(t, curves.Config{})
 	direct := newTestEnv(t)
 	end := time.Now().Add(-30 * time.Hour)
 	for _, path := range []string{
@@ -94,7 +95,7 @@ func TestCacheAnswerEqualsUncached(t *testing.T) {
 // with the contract's error.
 func TestCacheStaleIfError(t *testing.T) {
 	// TailTTL of a nanosecond: the tail chunks are stale at once, so the next request must refetch them.
-	e := cachedEnv(t, cache.CurvesConfig{TailTTL: time.Nanosecond})
+	e := cachedEnv(t, curves.Config{TailTTL: time.Nanosecond})
 	now := time.Now()
 	warm := binnedPath("SIM-F64:SINE", now.Add(-10*time.Minute), now, 200)
 	if r := e.do(t, http.MethodGet, warm, ""); r.status != http.StatusOK {
@@ -115,7 +116,7 @@ func TestCacheStaleIfError(t *testing.T) {
 
 // Issue 4: the maintenance flush routes empty what they say, and the next request refills it.
 func TestCacheMaintenanceRoutes(t *testing.T) {
-	e := cachedEnv(t, cache.CurvesConfig{})
+	e := cachedEnv(t, curves.Config{})
 	end := time.Now().Add(-50 * time.Hour)
 	sine := binnedPath("SIM-F64:SINE", end.Add(-time.Hour), end, 100)
 	ramp := binnedPath("SIM-F64:RAMP", end.Add(-time.Hour), end, 100)
@@ -216,7 +217,7 @@ func answersKept(t *testing.T, e *testEnv) int64 {
 // A settled window's answer is kept after its first cache hit and then served as it is; a window
 // touching now is never kept (its tail may still change).
 func TestCacheAnswersOfSettledWindowsOnly(t *testing.T) {
-	e := cachedEnv(t, cache.CurvesConfig{})
+	e := cachedEnv(t, curves.Config{})
 	now := time.Now()
 	live := binnedPath("SIM-F64:SINE", now.Add(-10*time.Minute), now, 300)
 	for range 3 {
@@ -255,12 +256,12 @@ func TestCacheColdBurstTwoInstancesOneRedis(t *testing.T) {
 	// A 2 s store deadline instead of the default 100 ms: under the race detector on two shared cores,
 	// Redis round trips amid 200 concurrent requests can take longer than 100 ms, and a store that
 	// slow is (by design) treated as unavailable, so instances then fetch without coordinating. That
-	// degradation is tested in package cache; here the coordination itself is.
-	newStore := func() cache.Store {
-		return cache.NewRedis(redistest.Client(t), cache.RedisConfig{Prefix: prefix, Timeout: 2 * time.Second})
+	// degradation is tested in package cache/curves; here the coordination itself is.
+	newStore := func() store.Store {
+		return store.NewRedis(redistest.Client(t), store.RedisConfig{Prefix: prefix, Timeout: 2 * time.Second})
 	}
-	a := newTestEnv(t, withCache(newStore(), cache.CurvesConfig{}))
-	b := a.sibling(t, withCache(newStore(), cache.CurvesConfig{}))
+	a := newTestEnv(t, withCache(newStore(), curves.Config{}))
+	b := a.sibling(t, withCache(newStore(), curves.Config{}))
 	end := time.Now().Add(-20 * time.Hour)
 	path := binnedPath("SIM-F64:NOISE", end.Add(-40*time.Minute), end, 2000)
 	a.sim.ResetRequests()
@@ -314,9 +315,9 @@ func TestCacheColdBurstTwoInstancesOneRedis(t *testing.T) {
 // interval of two seconds).
 func TestCacheFlushReachesOtherInstancesAnswers(t *testing.T) {
 	prefix := redistest.Prefix(t)
-	newStore := func() cache.Store { return cache.NewRedis(redistest.Client(t), cache.RedisConfig{Prefix: prefix}) }
-	a := newTestEnv(t, withCache(newStore(), cache.CurvesConfig{}))
-	b := a.sibling(t, withCache(newStore(), cache.CurvesConfig{}))
+	newStore := func() store.Store { return store.NewRedis(redistest.Client(t), store.RedisConfig{Prefix: prefix}) }
+	a := newTestEnv(t, withCache(newStore(), curves.Config{}))
+	b := a.sibling(t, withCache(newStore(), curves.Config{}))
 	end := time.Now().Add(-30 * time.Hour)
 	path := binnedPath("SIM-F64:RAMP", end.Add(-time.Hour), end, 100)
 	b.do(t, http.MethodGet, path, "")

@@ -7,7 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/cache/catalogue"
+	"github.com/databoard/databoard/cache/curves"
 	"github.com/databoard/databoard/daqbuf"
 	"github.com/databoard/databoard/daqbuf/curve"
 	"github.com/databoard/databoard/dashboards"
@@ -46,8 +47,8 @@ func TestCompatSearchUpstream404Is500(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	channels := cache.NewChannelList(client, cache.ChannelListConfig{})
-	srv := New(Config{}, Deps{Channels: channels, Curves: curve.New(cache.Direct{Client: client}, channels, curve.Config{})})
+	channels := catalogue.New(client, catalogue.Config{})
+	srv := New(Config{}, Deps{Channels: channels, Curves: curve.New(curves.Direct{Client: client}, channels, curve.Config{})})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	e := &testEnv{url: hs.URL}

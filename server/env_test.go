@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/cache/catalogue"
+	"github.com/databoard/databoard/cache/curves"
+	"github.com/databoard/databoard/cache/store"
 	"github.com/databoard/databoard/configs"
 	"github.com/databoard/databoard/daqbuf"
 	"github.com/databoard/databoard/daqbuf/curve"
@@ -27,7 +30,7 @@ type testEnv struct {
 	sim      *sim.Sim
 	simURL   string
 	client   *daqbuf.Client
-	channels *cache.ChannelList
+	channels *catalogue.List
 	db       *mongo.Database
 	store    *dashboards.Store
 	srv      *Server
@@ -49,9 +52,9 @@ type envSettings struct {
 	curve curve.Config
 	// cacheStore, when set, puts the chunked curve cache (with curvesConfig) on it, and the cache
 	// maintenance routes.
-	cacheStore   cache.Store
-	curvesConfig cache.CurvesConfig
-	answers      *cache.Memory // set with cacheStore
+	cacheStore   store.Store
+	curvesConfig curves.Config
+	answers      *store.Memory // set with cacheStore
 }
 
 type envOption func(*envSettings)
@@ -72,8 +75,8 @@ func withLogger(l *slog.Logger) envOption { return func(s *envSettings) { s.logg
 func withMetrics(reg *prometheus.Registry) envOption { return func(s *envSettings) { s.metrics = reg } }
 
 // withCache serves curves through the chunked cache on store, with the cache maintenance routes.
-func withCache(store cache.Store, cfg cache.CurvesConfig) envOption {
-	return func(s *envSettings) { s.cacheStore, s.curvesConfig = store, cfg }
+func withCache(cacheStore store.Store, cfg curves.Config) envOption {
+	return func(s *envSettings) { s.cacheStore, s.curvesConfig = cacheStore, cfg }
 }
 
 // withEmptyChannelList starts with a channel list that has not loaded yet.
@@ -97,7 +100,7 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	for _, o := range opts {
 		o(&set)
 	}
-	e.channels = cache.NewChannelList(e.client, cache.ChannelListConfig{})
+	e.channels = catalogue.New(e.client, catalogue.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if !set.skipListLoad {
@@ -124,22 +127,22 @@ func (e *testEnv) start(t *testing.T, set envSettings) {
 	if err := e.store.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	store := e.store
+	dashStore := e.store
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = store.Close(ctx)
+		_ = dashStore.Close(ctx)
 	})
-	var curves curve.Source = cache.Direct{Client: e.client}
+	var source curve.Source = curves.Direct{Client: e.client}
 	var admin *cache.Admin
 	if set.cacheStore != nil {
-		c := cache.NewCurves(e.client, set.cacheStore, set.curvesConfig)
-		answers := cache.NewMemory(cache.MemoryConfig{MaxBytes: 16 << 20})
-		curves, admin, set.answers = c, cache.NewAdmin(c, e.channels, set.cacheStore, answers), answers
+		c := curves.New(e.client, set.cacheStore, set.curvesConfig)
+		answers := store.NewMemory(store.MemoryConfig{MaxBytes: 16 << 20})
+		source, admin, set.answers = c, cache.NewAdmin(c, e.channels, set.cacheStore, answers), answers
 		admin.Start(context.Background())
 		t.Cleanup(admin.Close)
 	}
-	e.srv = New(set.server, Deps{Dashboards: e.store, Channels: e.channels, Curves: curve.New(curves, e.channels, set.curve), Cache: admin, Answers: set.answers,
+	e.srv = New(set.server, Deps{Dashboards: e.store, Channels: e.channels, Curves: curve.New(source, e.channels, set.curve), Cache: admin, Answers: set.answers,
 		Logger: set.logger, Metrics: set.metrics})
 	hs := httptest.NewServer(e.srv.Handler())
 	t.Cleanup(hs.Close)

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/cache/store"
 	"github.com/databoard/databoard/daqbuf/curve"
 	"github.com/databoard/databoard/dashboards"
 )
@@ -75,7 +76,7 @@ type Deps struct {
 	Cache *cache.Admin
 	// Answers, when set, keeps encoded curve answers of settled windows (see answers.go); the cache
 	// flush routes empty it.
-	Answers *cache.Memory
+	Answers *store.Memory
 	// Stream, when set, serves the live stream's WebSocket at /stream on the main port (package stream's
 	// Hub), beside the Fiber routes.
 	Stream http.Handler

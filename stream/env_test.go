@@ -19,7 +19,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/cache/catalogue"
+	"github.com/databoard/databoard/cache/curves"
 	"github.com/databoard/databoard/cache/redistest"
 	"github.com/databoard/databoard/daqbuf"
 	"github.com/databoard/databoard/daqbuf/curve"
@@ -50,7 +51,7 @@ type testEnv struct {
 	clock    *fastClock
 	hub      *Hub
 	curves   *curve.Service
-	channels *cache.ChannelList
+	channels *catalogue.List
 	base     string // http://127.0.0.1:port
 	reg      *prometheus.Registry
 	set      envSettings
@@ -86,13 +87,13 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.channels = cache.NewChannelList(client, cache.ChannelListConfig{})
+	e.channels = catalogue.New(client, catalogue.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := e.channels.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.curves = curve.New(cache.Direct{Client: client}, e.channels, curve.Config{Now: e.clock.Now})
+	e.curves = curve.New(curves.Direct{Client: client}, e.channels, curve.Config{Now: e.clock.Now})
 	e.set = set
 	e.startHub(t)
 	return e

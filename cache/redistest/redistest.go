@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -69,4 +70,60 @@ func Prefix(t testing.TB) string {
 		}
 	})
 	return prefix
+}
+
+// Addr is the host:port of the suite's Redis.
+func Addr(t testing.TB) string {
+	t.Helper()
+	opts, err := redis.ParseURL(URL())
+	if err != nil {
+		t.Fatalf("%s: %v", EnvURL, err)
+	}
+	return opts.Addr
+}
+
+// ClientVia returns a client to the suite's Redis through addr (a proxy the test controls, or a
+// dead port), configured as production should be: deadlines from the context, no retries (the
+// store's circuit breaker decides). It is closed when the test ends; it is not pinged.
+func ClientVia(t testing.TB, addr string) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(URL())
+	if err != nil {
+		t.Fatalf("%s: %v", EnvURL, err)
+	}
+	opts.Addr = addr
+	opts.ContextTimeoutEnabled = true
+	opts.MaxRetries = -1
+	opts.DialTimeout = 200 * time.Millisecond
+	client := redis.NewClient(opts)
+	t.Cleanup(func() { _ = client.Close() })
+	return client
+}
+
+// ClosedAddr returns a loopback address where nothing listens: a Redis that is down.
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// Eventually polls cond every 10 ms until it holds, failing the test after timeout. Redis expires
+// keys and locks on its own wall clock, so tests wait for that by polling, never by sleeping a
+// guessed time.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, timeout)
+		}
+		<-tick.C
+	}
 }

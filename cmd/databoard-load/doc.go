@@ -10,7 +10,7 @@
 // Examples:
 //
 //	databoard-load -url http://127.0.0.1:8080/dashboard/demo -c 16 -d 10s -warmup 2s
-//	databoard-load -url 'http://127.0.0.1:8080/api/channels/search?q=' -c 16 -n 100000 -json
+//	databoard-load -url 'http://127.0.0.1:8080/channels/search?search_text=sine' -c 16 -n 100000 -json
 //	databoard-load -urls-file curves.txt -rate 1000 -d 30s -header 'Accept: application/json'
 //
 // Usage:

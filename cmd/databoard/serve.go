@@ -17,6 +17,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/cache/catalogue"
+	"github.com/databoard/databoard/cache/curves"
+	"github.com/databoard/databoard/cache/store"
 	"github.com/databoard/databoard/configs"
 	"github.com/databoard/databoard/daqbuf"
 	"github.com/databoard/databoard/daqbuf/curve"
@@ -91,30 +94,33 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		return err
 	}
 
-	store, redisClient, err := openCacheStore(cfg, log, &cleanup)
+	cacheStore, redisClient, err := openCacheStore(cfg, log, &cleanup)
 	if err != nil {
 		return err
 	}
-	curvesCfg := cache.CurvesConfig{Logger: log.With(slog.String("component", "curves"))}
-	curves := cache.NewCurves(client, store, curvesCfg)
+	curvesCfg := curves.Config{Logger: log.With(slog.String("component", "curves"))}
+	curveCache := curves.New(client, cacheStore, curvesCfg)
+	// Registered before the hub's close, so it runs after it (closers run last first): detached fetches
+	// and lock renewals stop once nothing can ask for curves any more.
+	cleanup.add(func(context.Context) { curveCache.Close() })
 
-	channelCfg := cache.ChannelListConfig{RefreshInterval: cfg.ChannelRefreshInterval,
+	channelCfg := catalogue.Config{RefreshInterval: cfg.ChannelRefreshInterval,
 		Logger: log.With(slog.String("component", "channels"))}
 	if cfg.RedisURL != "" {
-		channelCfg.Store = store // one list for every instance, refreshed by one at a time
+		channelCfg.Store = cacheStore // one list for every instance, refreshed by one at a time
 	}
-	channels := cache.NewChannelList(client, channelCfg)
+	channels := catalogue.New(client, channelCfg)
 	channels.Start(ctx)
 	cleanup.add(func(context.Context) { channels.Close() })
 
 	// Encoded answers of settled windows, per instance (see server/answers.go).
-	answers := cache.NewMemory(cache.MemoryConfig{MaxBytes: 64 << 20})
-	admin := cache.NewAdmin(curves, channels, store, answers)
+	answers := store.NewMemory(store.MemoryConfig{MaxBytes: 64 << 20})
+	admin := cache.NewAdmin(curveCache, channels, cacheStore, answers)
 	admin.Start(ctx)
 	cleanup.add(func(context.Context) { admin.Close() })
-	var curveSource curve.Source = curves
+	var curveSource curve.Source = curveCache
 	if !cfg.CurveCache {
-		curveSource, answers = cache.Direct{Client: client}, nil
+		curveSource, answers = curves.Direct{Client: client}, nil
 		log.Warn("curve cache off (CURVE_CACHE): every curve request goes to data-api")
 	}
 	reg := newRegistry()
@@ -127,7 +133,10 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 	curveService := curve.New(curveSource, channels, curve.Config{})
 	// The stream's pollers read through the same cache, asking for an open tail no older than the
 	// shortest poll period, so each poll sees what data-api had a moment before.
-	streamCurves := curveService // TODO(merge): curves.Within(cfg.StreamPollMin) once the cache has it
+	streamCurves := curveService
+	if cfg.CurveCache {
+		streamCurves = curveService.WithSource(curveCache.Within(cfg.StreamPollMin))
+	}
 	hub := stream.New(stream.Config{
 		PollMin: cfg.StreamPollMin, PollMax: cfg.StreamPollMax, MaxSubscriptions: cfg.StreamMaxSubscriptions,
 		Linger: cfg.StreamLinger, History: cfg.StreamHistory, WriteTimeout: cfg.StreamWriteTimeout,
@@ -145,8 +154,8 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		MaintenanceToken:    cfg.MaintenanceToken,
 		SeparateMaintenance: cfg.MaintenanceListenAddr != "",
 		BodyLimit:           4*cfg.DashboardMaxSingleBytes + 1<<20,
-		CurveSettle:         curves.Settle(),
-		CurveTailAge:        curves.TailTTL(),
+		CurveSettle:         curveCache.Settle(),
+		CurveTailAge:        curveCache.TailTTL(),
 	}, server.Deps{Dashboards: dashboardStore, Channels: channels, Curves: curveService, Logger: log,
 		Cache: admin, Answers: answers, Metrics: reg, Stream: hub})
 
@@ -210,10 +219,10 @@ func listen(addr string, h http.Handler, log *slog.Logger, errc chan<- error) (*
 // openCacheStore is Redis when REDIS_URL is set (shared by every instance), else an in-process store
 // bounded by CACHE_MAX_BYTES.
 // The Redis client is returned too (nil without REDIS_URL): the stream coordinates through it.
-func openCacheStore(cfg configs.Config, log *slog.Logger, cleanup *closers) (cache.Store, redis.UniversalClient, error) {
+func openCacheStore(cfg configs.Config, log *slog.Logger, cleanup *closers) (store.Store, redis.UniversalClient, error) {
 	if cfg.RedisURL == "" {
 		log.Info("cache: in process", slog.Int64("max_bytes", cfg.CacheMaxBytes))
-		return cache.NewMemory(cache.MemoryConfig{MaxBytes: cfg.CacheMaxBytes}), nil, nil
+		return store.NewMemory(store.MemoryConfig{MaxBytes: cfg.CacheMaxBytes}), nil, nil
 	}
 	client, err := newRedisClient(cfg.RedisURL)
 	if err != nil {
@@ -221,7 +230,7 @@ func openCacheStore(cfg configs.Config, log *slog.Logger, cleanup *closers) (cac
 	}
 	cleanup.add(func(context.Context) { _ = client.Close() })
 	log.Info("cache: Redis", slog.String("topology", []string{"single", "sentinel", "cluster"}[configs.RedisTopologyOf(cfg.RedisURL)]))
-	return cache.NewRedis(client, cache.RedisConfig{Prefix: cfg.RedisKeyPrefix}), client, nil
+	return store.NewRedis(client, store.RedisConfig{Prefix: cfg.RedisKeyPrefix}), client, nil
 }
 
 // newRedisClient builds go-redis's client for REDIS_URL: one node, Sentinel (a master_name parameter) or

@@ -1,6 +1,0 @@
-//go:build race
-
-package cache
-
-// raceEnabled: built with -race (latency checks are skipped).
-const raceEnabled = true

@@ -1,0 +1,98 @@
+package curves
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/databoard/databoard/cache/redistest"
+	"github.com/databoard/databoard/cache/store"
+	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
+)
+
+// TestRedisDownRequestsStillSucceed: Redis going away mid-run costs no failed request (all answered
+// from data-api), the breaker opens so requests stop waiting on Redis, and hits resume once Redis is
+// reachable again. Redis itself stays up: a forwarder in front of it is stopped and started.
+func TestRedisDownRequestsStillSucceed(t *testing.T) {
+	e := newSimEnv(t)
+	fwd := newForwarder(t, redistest.Addr(t))
+	rs := store.NewRedis(redistest.ClientVia(t, fwd.addr), store.RedisConfig{
+		Prefix: redistest.Prefix(t), Timeout: 100 * time.Millisecond, BreakerFailures: 5, BreakerCooldown: 200 * time.Millisecond,
+	})
+	c := e.curves(rs, Config{})
+	ch := e.channel(t, "SIM-F64:SINE", false)
+	queries := make([]daqbuf.BinnedQuery, 0, 20)
+	for i := range 20 {
+		beg := e.now() - int64(time.Duration(i+2)*time.Hour)
+		queries = append(queries, daqbuf.BinnedQuery{Channel: ch, Range: daqbuf.Range{Beg: beg, End: beg + int64(30*time.Minute)}, BinCount: 500})
+	}
+	mustBins(t, c, queries[0])
+	if _, st := mustBins(t, c, queries[0]); st != curve.StatusHit {
+		t.Fatalf("Redis up: status %s, want hit", st)
+	}
+
+	fwd.stop()
+	start := time.Now()
+	for i, q := range queries {
+		got, st, err := c.Bins(context.Background(), q)
+		if err != nil {
+			t.Fatalf("Redis down, request %d failed: %v", i, err)
+		}
+		if d := diffBins(got, directBins(t, e, q)); d != "" {
+			t.Errorf("Redis down, request %d: %s", i, d)
+		}
+		if st != curve.StatusMiss {
+			t.Errorf("Redis down, request %d: status %s, want miss", i, st)
+		}
+	}
+	state, trips := rs.Breaker()
+	if state != store.BreakerOpen && state != store.BreakerHalfOpen || trips == 0 {
+		t.Errorf("breaker %s after %d trips, want open", state, trips)
+	}
+	if s := c.Stats(); s.StoreErrors == 0 || s.Errors != 0 {
+		t.Errorf("stats %+v: want store errors and no failed requests", s)
+	}
+	t.Logf("20 requests with Redis down took %s", time.Since(start))
+
+	fwd.start()
+	redistest.Eventually(t, 10*time.Second, "hits after Redis is back", func() bool {
+		_, st, err := c.Bins(context.Background(), queries[1])
+		return err == nil && st == curve.StatusHit
+	})
+	if state, _ := rs.Breaker(); state != store.BreakerClosed {
+		t.Errorf("breaker %s after recovery, want closed", state)
+	}
+}
+
+// TestRedisAtClosedPort: a Redis store pointing at a port where nothing listens never fails a request.
+func TestRedisAtClosedPort(t *testing.T) {
+	addr := redistest.ClosedAddr(t)
+	e := newSimEnv(t)
+	rs := store.NewRedis(redistest.ClientVia(t, addr), store.RedisConfig{BreakerCooldown: time.Hour})
+	c := e.curves(rs, Config{})
+	q := daqbuf.BinnedQuery{Channel: e.channel(t, "SIM-ENUM:MODE", false),
+		Range: daqbuf.Range{Beg: e.now() - int64(time.Hour), End: e.now()}, BinCount: 300}
+	want := directBins(t, e, q)
+	for i := range 10 {
+		got, _, err := c.Bins(context.Background(), q)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if d := diffBins(got, want); d != "" {
+			t.Fatalf("request %d: %s", i, d)
+		}
+	}
+	if state, _ := rs.Breaker(); state != store.BreakerOpen {
+		t.Errorf("breaker %s, want open", state)
+	}
+	// Open: calls are refused without trying Redis (TestBreaker in package store covers the timing
+	// rules on a fake clock; a wall-clock bound here would fail on a loaded machine).
+	if _, err := rs.GetMany(context.Background(), []string{"x"}); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("open breaker: err %v, want store.ErrUnavailable", err)
+	}
+	if state, _ := rs.Breaker(); state != store.BreakerOpen {
+		t.Errorf("breaker %s after a refused call, want still open (no probe during the cooldown)", state)
+	}
+}
