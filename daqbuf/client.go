@@ -152,7 +152,7 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, accept stri
 
 // transportErr classifies a failure before the response headers (inBody false) or while reading a
 // body (inBody true): a body that stops early is an upstream failure, while a connection that closes
-// before any response is ErrConnectionClosed (DAQBUF.md §6.2).
+// before any response is ErrConnectionClosed (docs/daqbuf.md §6.2).
 func (c *Client) transportErr(parent, rctx context.Context, err error, inBody bool) error {
 	if ue := (*UpstreamError)(nil); errors.As(err, &ue) {
 		return err

@@ -56,7 +56,7 @@ func (b *BinDecoder) RangeFinal() bool { return b.d.rangeFinal }
 // TimedOut reports whether a timedOut marker was read (legacy servers, plain JSON).
 func (b *BinDecoder) TimedOut() bool { return b.d.timedOut }
 
-// decoder is the mode-independent loop of DAQBUF.md §5.4: read a frame, act on control frames,
+// decoder is the mode-independent loop of docs/daqbuf.md §5.4: read a frame, act on control frames,
 // decode data frames of the wanted kind, skip everything else.
 type decoder struct {
 	frames     frameReader

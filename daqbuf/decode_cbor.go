@@ -6,7 +6,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 )
 
-// cborFrame holds every key a CBOR frame may carry: events (DAQBUF.md §3.2), bins (§3.4) and
+// cborFrame holds every key a CBOR frame may carry: events (docs/daqbuf.md §3.2), bins (§3.4) and
 // control objects (§3.5). Timestamps are absolute ns; values stay raw for the typed scanner.
 type cborFrame struct {
 	Tss          []int64         `cbor:"tss"`

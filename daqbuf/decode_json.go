@@ -8,7 +8,7 @@ import (
 	"math"
 )
 
-// jsonFrame holds every key a JSON frame or plain-JSON body may carry: events (DAQBUF.md §3.1),
+// jsonFrame holds every key a JSON frame or plain-JSON body may carry: events (docs/daqbuf.md §3.1),
 // bins (§3.4, including the 2021 edges format) and control objects (§3.5). Integers are typed so
 // that no timestamp or id ever passes through float64.
 type jsonFrame struct {

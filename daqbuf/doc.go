@@ -1,10 +1,10 @@
 // Package daqbuf is a typed, streaming client for data-api v4 ("daqbuf"), the archive's HTTP API
-// (shared/reference/DAQBUF.md).
+// (docs/daqbuf.md).
 //
 // It owns: backend list, channel search and config; raw events and binned data decoded incrementally
 // from the framed modes (application/cbor-framed, application/json-framed) with plain JSON as a
 // fallback; exact integer nanosecond timestamps and pulse ids; typed errors; and the bin-grid maths
-// of DAQBUF.md §7 that the cache plans its chunks with.
+// of docs/daqbuf.md §7 that the cache plans its chunks with.
 //
 // Files by responsibility: client.go (Config, Client, one request with its deadlines), httperr.go
 // (status codes and error bodies → typed errors), meta.go (backends, search, channel config,

@@ -18,7 +18,7 @@ var (
 	ErrBadRequest = errors.New("daqbuf: bad request")
 	// ErrUpstream: any other failure of data-api (500, in-band error frame, undecodable body).
 	ErrUpstream = errors.New("daqbuf: upstream failure")
-	// ErrConnectionClosed: the connection closed without an HTTP response (DAQBUF.md §6.2).
+	// ErrConnectionClosed: the connection closed without an HTTP response (docs/daqbuf.md §6.2).
 	ErrConnectionClosed = errors.New("daqbuf: connection closed without response")
 )
 

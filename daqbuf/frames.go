@@ -11,12 +11,12 @@ import (
 	"strconv"
 )
 
-// MaxFrameSize is the largest frame payload accepted (DAQBUF.md §5.3: data-api's own reader rejects
+// MaxFrameSize is the largest frame payload accepted (docs/daqbuf.md §5.3: data-api's own reader rejects
 // more than 80 MiB). A larger length prefix means a corrupt or misaligned stream.
 const MaxFrameSize = 80 << 20
 
 // maxPlainBody caps a plain-JSON (unframed) body, which has to be held in memory whole. data-api's
-// own estimate caps it at 400 MiB (bytesMax, DAQBUF.md §2.3); the real size is a little larger.
+// own estimate caps it at 400 MiB (bytesMax, docs/daqbuf.md §2.3); the real size is a little larger.
 const maxPlainBody = 512 << 20
 
 // binaryHeaderLen is the CBOR-framed header: u32 LE length + 12 reserved bytes.
@@ -78,7 +78,7 @@ func readN(r io.Reader, buf []byte, n int) ([]byte, error) {
 	return buf, nil
 }
 
-// binaryFrames reads the binary-header framing of application/cbor-framed (DAQBUF.md §5.3), also
+// binaryFrames reads the binary-header framing of application/cbor-framed (docs/daqbuf.md §5.3), also
 // used by application/json-framed in 2024-04..09: u32 LE length, 12 reserved bytes, payload, zero
 // padding to a multiple of 8. Pre-2024-05 servers sent a bare 4-byte length without reserved bytes
 // and padding; that variant is recognised on the first frame (its byte 4 starts the payload and is
@@ -146,7 +146,7 @@ func (f *binaryFrames) header() (int, error) {
 // maxLengthLine bounds the decimal length line of json-framed; data-api pads it to 15 characters.
 const maxLengthLine = 64
 
-// textFrames reads application/json-framed (DAQBUF.md §5.2): a decimal length line (space padded,
+// textFrames reads application/json-framed (docs/daqbuf.md §5.2): a decimal length line (space padded,
 // parsed with TrimSpace so the field width does not matter), the payload, one '\n'.
 type textFrames struct {
 	r    *bufio.Reader
@@ -246,7 +246,7 @@ func (f *wholeBody) next() ([]byte, error) {
 }
 
 // sniffedFrames is application/json-framed: the first byte decides between the ASCII length line
-// and the 2024 binary-header variant (a first byte that is neither a space nor a digit; DAQBUF.md
+// and the 2024 binary-header variant (a first byte that is neither a space nor a digit; docs/daqbuf.md
 // §5.2, History). Sniffing waits for the first frame, so it happens on the first read, not earlier.
 type sniffedFrames struct {
 	r     *bufio.Reader

@@ -22,7 +22,7 @@ func unhex(t *testing.T, s string) []byte {
 	return b
 }
 
-// The two hex examples of DAQBUF.md §5.3, byte for byte.
+// The two hex examples of docs/daqbuf.md §5.3, byte for byte.
 const (
 	hexRangeFinal = "0d 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 a1 6a 72 61 6e 67 65 46 69 6e 61 6c f5 00 00 00"
 	hexKeepalive  = "10 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 a1 64 74 79 70 65 69 6b 65 65 70 61 6c 69 76 65"

@@ -9,7 +9,7 @@ const DefaultBinCount = 20
 
 const day = 24 * time.Hour
 
-// gridWidths is data-api's bin grid (DAQBUF.md §7.1), ascending. Read-only.
+// gridWidths is data-api's bin grid (docs/daqbuf.md §7.1), ascending. Read-only.
 var gridWidths = [...]time.Duration{
 	20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond,
 	500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second,
@@ -21,7 +21,7 @@ var gridWidths = [...]time.Duration{
 // GridWidths returns data-api's allowed bin widths, ascending (20ms … 64d). The slice is a copy.
 func GridWidths() []time.Duration { return append([]time.Duration(nil), gridWidths[:]...) }
 
-// WidthForCount is the bin width in ns data-api picks for binCount = n over r (DAQBUF.md §7.2): the
+// WidthForCount is the bin width in ns data-api picks for binCount = n over r (docs/daqbuf.md §7.2): the
 // largest grid width not above L = (end − beg)/n, or L itself (off the grid) when L is below 20 ms.
 // n < 1 means DefaultBinCount. The result is at least 1 ns.
 func WidthForCount(r Range, n int) int64 {
@@ -42,7 +42,7 @@ func WidthForCount(r Range, n int) int64 {
 	return int64(w)
 }
 
-// SnapWidth is the grid width data-api uses for a requested binWidth d (DAQBUF.md §7.3): d is
+// SnapWidth is the grid width data-api uses for a requested binWidth d (docs/daqbuf.md §7.3): d is
 // clamped to [20ms, 64d] with its sub-millisecond part dropped; an exact grid value is kept;
 // otherwise, between neighbours v1 < d < v2, v2 (rounding up) unless v2 ≥ 2·d, then v1.
 func SnapWidth(d time.Duration) time.Duration {
@@ -64,7 +64,7 @@ func SnapWidth(d time.Duration) time.Duration {
 }
 
 // GridRange is r widened to whole bins of width w ns aligned to the epoch: from floor(beg/w)·w to
-// ceil(end/w)·w (DAQBUF.md §7.2). A non-positive w returns r unchanged.
+// ceil(end/w)·w (docs/daqbuf.md §7.2). A non-positive w returns r unchanged.
 func GridRange(r Range, w int64) Range {
 	if w <= 0 {
 		return r

@@ -33,7 +33,7 @@ func TestWidthForCount(t *testing.T) {
 		bins  int64
 		grid  Range
 	}{
-		// DAQBUF.md §7.2, from data-api's unit tests.
+		// docs/daqbuf.md §7.2, from data-api's unit tests.
 		{"1 h, n=10", Range{day0, day0 + h}, 10, 5 * time.Minute, 12, Range{day0, day0 + h}},
 		{"00:20:10-10:20:30, n=10", Range{day0 + int64(20*time.Minute+10*time.Second), day0 + 10*h + int64(20*time.Minute+30*time.Second)},
 			10, time.Hour, 11, Range{day0, day0 + 11*h}},
@@ -84,7 +84,7 @@ func TestWidthForCountBounds(t *testing.T) {
 func TestSnapWidth(t *testing.T) {
 	d := 24 * time.Hour
 	for _, c := range []struct{ in, want time.Duration }{
-		// DAQBUF.md §7.3 examples.
+		// docs/daqbuf.md §7.3 examples.
 		{30 * time.Second, 20 * time.Second},
 		{45 * time.Second, time.Minute},
 		{3 * time.Minute, 5 * time.Minute},

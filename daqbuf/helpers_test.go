@@ -26,7 +26,7 @@ func readSample(t testing.TB, name string) []byte {
 	return b
 }
 
-// binaryFrame frames a payload as application/cbor-framed does (DAQBUF.md §5.3).
+// binaryFrame frames a payload as application/cbor-framed does (docs/daqbuf.md §5.3).
 func binaryFrame(payload []byte) []byte {
 	var b bytes.Buffer
 	var hdr [16]byte
@@ -37,7 +37,7 @@ func binaryFrame(payload []byte) []byte {
 	return b.Bytes()
 }
 
-// textFrame frames a payload as application/json-framed does (DAQBUF.md §5.2).
+// textFrame frames a payload as application/json-framed does (docs/daqbuf.md §5.2).
 func textFrame(payload []byte) []byte {
 	return fmt.Appendf(nil, "%15d\n%s\n", len(payload), payload)
 }

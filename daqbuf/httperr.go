@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 )
 
-// errorBody covers both error shapes of data-api (DAQBUF.md §6.1): {"message","requestid"} of the
+// errorBody covers both error shapes of data-api (docs/daqbuf.md §6.1): {"message","requestid"} of the
 // data endpoints and {"reason","msg"} of search.
 type errorBody struct {
 	Message   string `json:"message"`
@@ -24,7 +24,7 @@ type errorBody struct {
 // maxErrMessage bounds the message kept from a non-JSON error body.
 const maxErrMessage = 512
 
-// statusError maps a non-200 answer to an *UpstreamError (DAQBUF.md §6.2, §9.6).
+// statusError maps a non-200 answer to an *UpstreamError (docs/daqbuf.md §6.2, §9.6).
 func statusError(status int, headerRequestID string, body []byte) error {
 	e := &UpstreamError{Status: status, RequestID: headerRequestID}
 	var eb errorBody

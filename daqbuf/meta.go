@@ -8,7 +8,7 @@ import (
 	"net/url"
 )
 
-// Backends lists the backends data-api announces (GET /backend/list, DAQBUF.md §2.1). A server
+// Backends lists the backends data-api announces (GET /backend/list, docs/daqbuf.md §2.1). A server
 // that does not route it (404) is asked the legacy GET /backends instead.
 func (c *Client) Backends(ctx context.Context) ([]string, error) {
 	_, body, err := c.getJSON(ctx, "/backend/list", nil)
@@ -46,7 +46,7 @@ func decodeBackends(body []byte) ([]string, error) {
 	return out, nil
 }
 
-// SearchQuery searches channels by name (GET /search/channel, DAQBUF.md §2.2). The regex is
+// SearchQuery searches channels by name (GET /search/channel, docs/daqbuf.md §2.2). The regex is
 // unanchored (a substring match); use ^…$ to anchor. An empty Backend searches all backends.
 type SearchQuery struct {
 	Regex   string
@@ -115,7 +115,7 @@ func decodeSearch(body []byte) ([]Channel, error) {
 	return out, nil
 }
 
-// ChannelConfig is a channel's configuration (GET /channel/config, DAQBUF.md §2.5). Which fields are
+// ChannelConfig is a channel's configuration (GET /channel/config, docs/daqbuf.md §2.5). Which fields are
 // set depends on Kind: "Daqbuf" (Scylla backends) carries SeriesID and SeriesKind, "SfDatabuffer"
 // carries Keyspace, TimeBinSize and ByteOrder.
 type ChannelConfig struct {
@@ -175,7 +175,7 @@ type Version struct {
 	Major, Minor, Patch int
 }
 
-// Version asks GET /private/version, falling back to the legacy GET /version on 404 (DAQBUF.md §2.7).
+// Version asks GET /private/version, falling back to the legacy GET /version on 404 (docs/daqbuf.md §2.7).
 func (c *Client) Version(ctx context.Context) (Version, error) {
 	_, body, err := c.getJSON(ctx, "/private/version", nil)
 	if errors.Is(err, ErrChannelNotFound) {

@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-// Mode is a response mode of /events and /binned, chosen with the Accept header (DAQBUF.md §5.1).
+// Mode is a response mode of /events and /binned, chosen with the Accept header (docs/daqbuf.md §5.1).
 type Mode uint8
 
 // Response modes. ModeDefault is CBOR-framed for events and JSON-framed for binned, the modes the
-// reference client uses (DAQBUF.md §5.5).
+// reference client uses (docs/daqbuf.md §5.5).
 const (
 	ModeDefault    Mode = iota
 	ModeCBOR            // application/cbor-framed
@@ -74,7 +74,7 @@ type EventsQuery struct {
 }
 
 // BinnedQuery asks /binned for time bins of one channel over Range. Give BinCount (at least this
-// many bins, DAQBUF.md §7.2) or BinWidth (snapped to the grid with SnapWidth before it is sent, so
+// many bins, docs/daqbuf.md §7.2) or BinWidth (snapped to the grid with SnapWidth before it is sent, so
 // that the proxy's re-formatting cannot change it, §7.3), not both; neither means data-api's default
 // of 20 bins.
 type BinnedQuery struct {
@@ -87,7 +87,7 @@ type BinnedQuery struct {
 }
 
 // FormatDate formats ns since the epoch as data-api's preferred begDate/endDate form,
-// YYYY-MM-DDTHH:MM:SS.fffffffffZ (DAQBUF.md §9.5).
+// YYYY-MM-DDTHH:MM:SS.fffffffffZ (docs/daqbuf.md §9.5).
 func FormatDate(ns int64) string {
 	return time.Unix(0, ns).UTC().Format("2006-01-02T15:04:05.000000000Z")
 }

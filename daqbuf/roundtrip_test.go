@@ -245,7 +245,7 @@ func TestRoundTripBins(t *testing.T) {
 	}
 }
 
-// checkGrid cross-checks the client's grid maths with the simulator's bins (both from DAQBUF.md §7).
+// checkGrid cross-checks the client's grid maths with the simulator's bins (both from docs/daqbuf.md §7).
 func checkGrid(t *testing.T, name string, r daqbuf.Range, count int, width time.Duration, bins []sim.Bin) {
 	t.Helper()
 	w := int64(daqbuf.SnapWidth(width))

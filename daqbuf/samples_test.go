@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// Every file of shared/reference/daqbuf-samples is decoded here to the values written in it. The
-// plain-JSON samples are also wrapped into json-framed frames (same keys, DAQBUF.md §3.3) to check
+// Every file of daqbuf-samples is decoded here to the values written in it. The
+// plain-JSON samples are also wrapped into json-framed frames (same keys, docs/daqbuf.md §3.3) to check
 // that both readers agree.
 
 func utc(y int, mo time.Month, d, h, mi, s int) int64 {

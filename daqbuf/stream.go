@@ -10,7 +10,7 @@ import (
 // ErrClosed is returned by Next after Close.
 var ErrClosed = errors.New("daqbuf: stream closed")
 
-// Events opens a stream of raw events (GET /events, DAQBUF.md §2.3), CBOR-framed by default.
+// Events opens a stream of raw events (GET /events, docs/daqbuf.md §2.3), CBOR-framed by default.
 //
 // A 204 answer (no events) is an empty stream, not an error: Next returns io.EOF at once,
 // NoContent reports true and RangeFinal false (data-api also answers 204 when it ran out of time
@@ -186,7 +186,7 @@ func (s *EventStream) Close() error {
 	return nil
 }
 
-// Binned opens a stream of time bins (GET /binned, DAQBUF.md §2.4), JSON-framed by default. A 204
+// Binned opens a stream of time bins (GET /binned, docs/daqbuf.md §2.4), JSON-framed by default. A 204
 // answer is an empty stream (NoContent true), as for Events. Binned answers are not continued:
 // current servers send no completion marker for bins (RangeFinal is only set by legacy servers).
 func (c *Client) Binned(ctx context.Context, q BinnedQuery) (*BinStream, error) {

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// JoinTimestamp reassembles an absolute timestamp from data-api's JSON anchors (DAQBUF.md §4):
+// JoinTimestamp reassembles an absolute timestamp from data-api's JSON anchors (docs/daqbuf.md §4):
 // anchorSec·1e9 + ms·1e6 + ns, in exact integer arithmetic. ok is false when the result does not fit
 // an int64 (a corrupt frame; real timestamps are far below that).
 func JoinTimestamp(anchorSec, ms, ns uint64) (ts int64, ok bool) {

@@ -2,7 +2,7 @@ package daqbuf
 
 import "time"
 
-// Channel is one row of a channel search (DAQBUF.md §2.2), with the series id kept exact.
+// Channel is one row of a channel search (docs/daqbuf.md §2.2), with the series id kept exact.
 type Channel struct {
 	Backend     string
 	Name        string
@@ -14,7 +14,7 @@ type Channel struct {
 	Description string
 }
 
-// ChannelRef addresses one channel: by series id when it is non-zero, else by name (DAQBUF.md §1.6).
+// ChannelRef addresses one channel: by series id when it is non-zero, else by name (docs/daqbuf.md §1.6).
 type ChannelRef struct {
 	Backend  string
 	Name     string

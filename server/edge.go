@@ -19,7 +19,7 @@ import (
 // context to the Fiber app, so a client that goes away cancels upstream work.
 const requestContextKey = "databoard.requestContext"
 
-// edge is the net/http front of a Fiber app (DESIGN.md: one port for the Fiber routes and the WebSocket
+// edge is the net/http front of a Fiber app (docs/ARCHITECTURE.md: one port for the Fiber routes and the WebSocket
 // at /stream). Unlike Fiber's adaptor it bounds the request body (413, never a buffered giant body) and
 // passes the request context through.
 func (s *Server) edge(app *fiber.App) http.Handler {

@@ -143,7 +143,7 @@ func (s *Server) newApp(withMaintenance, withPublic bool) *fiber.App {
 		DisableStartupMessage: true,
 		BodyLimit:             int(s.cfg.BodyLimit),
 		// Immutable copies every value taken from the request, so nothing from Fiber's reused buffers can
-		// leak into a goroutine, the cache or the hub (STYLE.md, Fiber).
+		// leak into a goroutine, the cache or the hub (Fiber reuses its buffers).
 		Immutable:     true,
 		StrictRouting: false,
 		CaseSensitive: true,

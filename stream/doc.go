@@ -1,4 +1,4 @@
-// Package stream will hold live subscriptions (DESIGN.md, "Live streaming"): the hub, one poller per
+// Package stream will hold live subscriptions (docs/ARCHITECTURE.md, "Live streaming"): the hub, one poller per
 // (backend, series, mode, width) in the whole deployment, fan-out of incremental updates over WebSocket,
 // the slow-consumer policy and cross-instance coordination through Redis.
 //

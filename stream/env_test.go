@@ -22,6 +22,7 @@ import (
 	"github.com/databoard/databoard/cache/catalogue"
 	"github.com/databoard/databoard/cache/curves"
 	"github.com/databoard/databoard/cache/redistest"
+	"github.com/databoard/databoard/cache/store"
 	"github.com/databoard/databoard/daqbuf"
 	"github.com/databoard/databoard/daqbuf/curve"
 	"github.com/databoard/databoard/daqbuf/sim"
@@ -47,26 +48,33 @@ func (c *fastClock) Now() time.Time {
 
 // testEnv is a hub and the REST API on one loopback server, over the simulator.
 type testEnv struct {
-	sim      *sim.Sim
-	clock    *fastClock
-	hub      *Hub
-	curves   *curve.Service
-	channels *catalogue.List
-	base     string // http://127.0.0.1:port
-	reg      *prometheus.Registry
-	set      envSettings
+	sim    *sim.Sim
+	clock  *fastClock
+	hub    *Hub
+	curves *curve.Service // the REST API's
+	// pollCurves is the hub's: through the curve cache's Within view when the env has the cache.
+	pollCurves *curve.Service
+	channels   *catalogue.List
+	base       string // http://127.0.0.1:port
+	reg        *prometheus.Registry
+	set        envSettings
 }
 
 // envSettings are what envOptions change: the hub's Config and the clock's speed.
 type envSettings struct {
-	cfg   Config
-	speed int64
+	cfg        Config
+	speed      int64
+	curveCache bool
 }
 
 type envOption func(*envSettings)
 
 // withConfig changes the hub's Config.
 func withConfig(f func(*Config)) envOption { return func(s *envSettings) { f(&s.cfg) } }
+
+// withCurveCache puts the chunked curve cache (in memory) under the curve computation, and the hub's
+// pollers read through its Within view, as cmd wires them.
+func withCurveCache() envOption { return func(s *envSettings) { s.curveCache = true } }
 
 // withSpeed sets how many times faster than the wall clock the clock runs (default 20).
 func withSpeed(speed int64) envOption { return func(s *envSettings) { s.speed = speed } }
@@ -94,6 +102,14 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 		t.Fatal(err)
 	}
 	e.curves = curve.New(curves.Direct{Client: client}, e.channels, curve.Config{Now: e.clock.Now})
+	e.pollCurves = e.curves
+	if set.curveCache {
+		cc := curves.New(client, store.NewMemory(store.MemoryConfig{MaxBytes: 64 << 20}), curves.Config{Now: e.clock.Now})
+		t.Cleanup(cc.Close)
+		e.curves = curve.New(cc, e.channels, curve.Config{Now: e.clock.Now})
+		// Wall-time poll periods of 100 ms are 2 s of this clock: the tail may be one period old.
+		e.pollCurves = e.curves.WithSource(cc.Within(2 * time.Second))
+	}
 	e.set = set
 	e.startHub(t)
 	return e
@@ -107,7 +123,7 @@ func (e *testEnv) startHub(t *testing.T) {
 	if cfg.PollMin == 0 {
 		cfg.PollMin, cfg.PollMax = 100*time.Millisecond, 100*time.Millisecond
 	}
-	e.hub = New(cfg, e.curves, e.reg)
+	e.hub = New(cfg, e.pollCurves, e.reg)
 	rest := server.New(server.Config{Now: e.clock.Now}, server.Deps{Channels: e.channels, Curves: e.curves})
 	mux := http.NewServeMux()
 	mux.Handle("/stream", e.hub)

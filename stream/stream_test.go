@@ -2,12 +2,15 @@ package stream
 
 import (
 	"context"
+	"encoding/json"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/databoard/databoard/daqbuf"
 )
 
 // Every channel type: a rolling window's snapshot and appends reconstruct, point for point, what
@@ -41,6 +44,7 @@ func TestStreamExactForEveryChannelType(t *testing.T) {
 				q := restQuery(ch, md.bins, md.sparse)
 				start := e.clock.Now()
 				msgs, compared := 0, 0
+				var prevBegin, prevEnd int64
 				for msgs < md.minMsgs || e.clock.Now().Sub(start) < 70*time.Second {
 					m := c.readUntil(func(m message) bool {
 						typ := m.str("type")
@@ -51,6 +55,24 @@ func TestStreamExactForEveryChannelType(t *testing.T) {
 					})
 					msgs++
 					compared += e.checkExact(t, c.curves["s"], q, m.int("begin_time"), m.int("end_time"), false)
+					if m.str("type") == typeAppend {
+						// Appends are small: they carry what is new since the previous message and the
+						// open part it replaces (the last two bins), never older, unchanged points.
+						var maps map[string]json.RawMessage
+						_ = json.Unmarshal(m.fields["curve"], &maps)
+						slack := int64(0)
+						if md.bins > 0 {
+							slack = 2 * daqbuf.WidthForCount(daqbuf.Range{Beg: prevBegin * 1e6, End: prevEnd * 1e6}, md.bins)
+						}
+						for _, p := range orderedObject(t, maps[ch]) {
+							if pointTime(p.key) < prevEnd*1e6-slack {
+								t.Errorf("an append resent point %s, older than the previous message's end %d − %d ns",
+									p.key, prevEnd, slack)
+								break
+							}
+						}
+					}
+					prevBegin, prevEnd = m.int("begin_time"), m.int("end_time")
 				}
 				if compared == 0 && ch != "SIM-SPARSE:TEMP" {
 					t.Errorf("no settled point was compared over %d messages", msgs)
@@ -212,4 +234,29 @@ func TestStreamPingAndClose(t *testing.T) {
 	if err := <-readErr; websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Errorf("after Close: %v, want going away", err)
 	}
+}
+
+// Polls read through the curve cache: once the window is cached, each poll asks data-api only for the
+// chunk holding now, never for the whole window, and the curve stays exact.
+func TestStreamPollsAskForTheTailOnly(t *testing.T) {
+	e := newTestEnv(t, withCurveCache())
+	c := e.dial(t)
+	const window = 3_600_000 // 1 h in 200 bins: 20 s bins, 128-bin chunks of about 43 min
+	c.send(subscribeMsg("t", "SIM-F64:SINE", map[string]any{"window_ms": window, "num_bins": 200}))
+	c.readUntil(func(m message) bool { return m.str("type") == typeAppend })
+	e.sim.ResetRequests()
+	var m message
+	for i := 0; i < 5; i++ {
+		m = c.readUntil(func(m message) bool { return m.str("type") == typeAppend })
+	}
+	reqs := e.sim.Requests()
+	if len(reqs) == 0 {
+		t.Fatal("no upstream request in 5 polls")
+	}
+	for _, r := range reqs {
+		if span := time.Duration(r.End - r.Beg); span > 45*time.Minute {
+			t.Errorf("a poll asked data-api for %v (%s), more than the chunk holding now", span, r.Path)
+		}
+	}
+	e.checkExact(t, c.curves["t"], restQuery("SIM-F64:SINE", 200, false), m.int("begin_time"), m.int("end_time"), false)
 }

@@ -156,7 +156,7 @@ type fetchOutcome struct {
 	OpenTail bool
 	// Unverified: a clean end of a binned stream whose bins stop short of what was asked (or are
 	// none). Binned streams carry no completion marker, and a failure mid-stream may just end the
-	// stream (DAQBUF.md §6.2), so such an answer cannot be told from a truncated one; it may also be
+	// stream (docs/daqbuf.md §6.2), so such an answer cannot be told from a truncated one; it may also be
 	// a channel that stopped recording, or a server that skips empty bins. Kept, but only for
 	// Recheck, never as final.
 	Unverified bool

@@ -589,7 +589,7 @@ func TestUnknownChannelIsAnError(t *testing.T) {
 }
 
 // A framed binned stream that data-api ends without its frames (a failure mid-stream has no marker,
-// DAQBUF.md §6.2) must not be kept: once data-api is well again, the next answer is the right one.
+// docs/daqbuf.md §6.2) must not be kept: once data-api is well again, the next answer is the right one.
 func TestDroppedBinnedFramesAreNotKept(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func() store.Store) {
 		e := newSimEnv(t)

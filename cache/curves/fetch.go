@@ -288,9 +288,9 @@ func (c *Curves) fetchBins(ctx context.Context, q daqbuf.BinnedQuery, w int64, c
 		acc.Mins, acc.Maxs, acc.Avgs = append(acc.Mins, b.Mins...), append(acc.Maxs, b.Maxs...), append(acc.Avgs, b.Avgs...)
 	}
 	// Plain JSON answers 204 also when data-api ran out of time before finding anything
-	// (DAQBUF.md §6.2): such an empty answer is not proof of an empty chunk.
+	// (docs/daqbuf.md §6.2): such an empty answer is not proof of an empty chunk.
 	// An empty answer is never stored: a stream cut before its first frame looks exactly like a
-	// range without data (DAQBUF.md §6.2), and asking again for nothing is cheap.
+	// range without data (docs/daqbuf.md §6.2), and asking again for nothing is cheap.
 	complete := acc.Len() > 0 && !st.TimedOut()
 	// Only bins reaching the end of what was asked prove the stream was not cut short.
 	reachesEnd := acc.Len() > 0 && acc.Ts2[acc.Len()-1] >= ch.Fetch.End

@@ -53,7 +53,7 @@ func binsAround(mids []int64, half int64, avgs, mins, maxs []float64, counts []u
 	return b
 }
 
-// The old backend's own binned test (ORIGINAL_API.md, "Worked example"), with exact integer midpoints.
+// The old backend's own binned test (docs/api.md, "Worked example"), with exact integer midpoints.
 func TestCurveJSONBinnedWorkedExample(t *testing.T) {
 	mids := []int64{1747406011275000064, 1747406011324999936, 1747406011375000064}
 	b := binsAround(mids, 25_000_000,

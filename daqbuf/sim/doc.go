@@ -1,5 +1,5 @@
 // Package sim is a deterministic, in-process stand-in for PSI's data-api v4 ("daqbuf"), served as an
-// http.Handler under /api/4 and specified by shared/reference/DAQBUF.md.
+// http.Handler under /api/4 and specified by docs/daqbuf.md.
 //
 // It owns: a fixed catalogue of synthetic channels of every scalar type (plus optional generated f64
 // channels for search load), event generation by index arithmetic (data is a pure function of

@@ -9,7 +9,7 @@ import (
 // Events and bins are encoded by hand for JSON (data-api's anchored layout, exact integers, f32
 // printed at float32 precision, NaN as null) and through typed slices for CBOR.
 
-// appendEventsJSON appends the JSON object of events [k0, k1) of d (DAQBUF.md §3.1): timestamps
+// appendEventsJSON appends the JSON object of events [k0, k1) of d (docs/daqbuf.md §3.1): timestamps
 // relative to their own anchors, pulse ids for pulsed channels, valuestrings for enums.
 func appendEventsJSON(b []byte, d *chanDef, k0, k1 int64, rangeFinal bool, scratch []float64) []byte {
 	b = append(b, '{')

@@ -7,7 +7,7 @@ import (
 	"strconv"
 )
 
-// Plain-JSON event limits (DAQBUF.md §6.3).
+// Plain-JSON event limits (docs/daqbuf.md §6.3).
 const (
 	eventsMaxDefault = 80_000
 	eventsMaxLarge   = 500_000

@@ -29,7 +29,7 @@ type Fault struct {
 	MidStreamError bool   // framed modes: send some data frames, then {"error": Message} and end
 	CutConnection  bool   // hijack and close the connection without any response
 	// DropFrames: framed binned answers start (200) but their data frames are dropped and the stream just
-	// ends, with no error frame — what DAQBUF.md §6.2 says a mid-stream failure of framed binned looks like.
+	// ends, with no error frame — what docs/daqbuf.md §6.2 says a mid-stream failure of framed binned looks like.
 	DropFrames bool
 	Latency    time.Duration // extra delay for matching requests
 	Count      int           // affect only the next Count matching requests (0 = until cleared)

@@ -7,7 +7,7 @@ import (
 	"net/http"
 )
 
-// frameWriter writes data-api frames (DAQBUF.md §5.2, §5.3) and flushes each one, so that a client
+// frameWriter writes data-api frames (docs/daqbuf.md §5.2, §5.3) and flushes each one, so that a client
 // sees data while a long range is still being generated.
 type frameWriter struct {
 	w      http.ResponseWriter

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// gridWidths are data-api's allowed bin widths (DAQBUF.md §7.1), ascending. A function returning an
+// gridWidths are data-api's allowed bin widths (docs/daqbuf.md §7.1), ascending. A function returning an
 // array keeps the table immutable.
 func gridWidths() [26]int64 {
 	const ms, s, m, h, d = int64(time.Millisecond), int64(time.Second), int64(time.Minute), int64(time.Hour), 24 * int64(time.Hour)

@@ -18,7 +18,7 @@ var (
 // maxTime is the latest instant representable as int64 ns; later dates are clamped to it.
 func maxTime() time.Time { return time.Unix(0, math.MaxInt64) }
 
-// parseRange reads [beg, end) from begDate/endDate (preferred) or begNs/endNs (DAQBUF.md §1.4).
+// parseRange reads [beg, end) from begDate/endDate (preferred) or begNs/endNs (docs/daqbuf.md §1.4).
 func parseRange(q url.Values, now int64) (beg, end int64, err error) {
 	if q.Has("begDate") || q.Has("endDate") {
 		if beg, err = parseDate(q.Get("begDate"), now); err != nil {

@@ -238,7 +238,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // cutConnection closes the client connection without any HTTP response, as data-api's proxy does
-// for malformed framed queries (DAQBUF.md §6.2).
+// for malformed framed queries (docs/daqbuf.md §6.2).
 func cutConnection(w http.ResponseWriter) {
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err == nil {
