@@ -91,6 +91,8 @@ type Curves struct {
 	closeMu  sync.Mutex
 	closed   bool
 	detached sync.WaitGroup
+	// running counts the detached work too, for Stats (a WaitGroup cannot be read).
+	running atomic.Int64
 }
 
 // ErrClosed: the Curves was closed; requests needing a chunk from data-api fail with it.
@@ -164,7 +166,7 @@ func (c *Curves) Close() {
 }
 
 // detach counts one piece of detached work in; false once Close was called (the work must not
-// start). The caller calls c.detached.Done when the work is over.
+// start). The caller calls c.detachedDone when the work is over.
 func (c *Curves) detach() bool {
 	c.closeMu.Lock()
 	defer c.closeMu.Unlock()
@@ -172,7 +174,13 @@ func (c *Curves) detach() bool {
 		return false
 	}
 	c.detached.Add(1)
+	c.running.Add(1)
 	return true
+}
+
+func (c *Curves) detachedDone() {
+	c.running.Add(-1)
+	c.detached.Done()
 }
 
 // Settle is the settle time in use (Config.Settle with its default applied).
@@ -358,6 +366,7 @@ type Stats struct {
 	StoreErrors                      uint64 // failed store calls (treated as misses)
 	Errors                           uint64 // requests answered with an error
 	FetchesInFlight                  int64  // chunk fetches running now (a gauge)
+	SharedFetches                    int64  // shared fetches running or waiting for a slot or a lock (a gauge)
 }
 
 type curveCounters struct {
@@ -390,6 +399,7 @@ func (c *Curves) Stats() Stats {
 		StaleChunks: s.staleChunks.Load(), UpstreamFetches: s.upstream.Load(), CoalescedWaiters: s.coalesced.Load(),
 		UpstreamBytes: s.upstreamBytes.Load(), NotStored: s.notStored.Load(), StoreErrors: s.storeErrors.Load(),
 		Errors: s.errors.Load(), FetchesInFlight: s.inFlight.Load(),
+		SharedFetches: c.running.Load(),
 	}
 }
 

@@ -129,7 +129,7 @@ func (c *Curves) loadChunk(ctx context.Context, j chunkJob, hasStale bool) ([]by
 		if !c.detach() {
 			return nil, ErrClosed
 		}
-		defer c.detached.Done()
+		defer c.detachedDone()
 		// The request's context carries no values the fetch needs (nothing in daqbuf or the store
 		// reads any), so the fetch hangs off the lifetime context alone.
 		fctx, cancel := context.WithTimeout(c.life, c.cfg.FetchTimeout)
