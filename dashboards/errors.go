@@ -52,6 +52,18 @@ func translate(op string, err error) error {
 // translateWrite is translate for writes of a dashboard body: a document the server refuses (BadValue:
 // FerretDB v1 refuses keys with '.' or a leading '$' and nested arrays, which MongoDB stores) is the client's
 // ErrInvalid, and one above the server's document limit is ErrTooLarge.
+// SizeError is a dashboard refused for its size: its BSON size and the limit, in bytes. It wraps
+// ErrTooLarge.
+type SizeError struct {
+	Size, Max int64
+}
+
+func (e *SizeError) Error() string {
+	return fmt.Sprintf("%v: size %d exceeds max %d", ErrTooLarge, e.Size, e.Max)
+}
+
+func (e *SizeError) Unwrap() error { return ErrTooLarge }
+
 func translateWrite(op string, err error) error {
 	const (
 		badValue           = 2

@@ -39,7 +39,7 @@ func (s *Store) encodeBody(body []byte) ([]byte, error) {
 		}
 	}
 	if s.cfg.ValidateSize && int64(len(doc)) > s.cfg.MaxSingleBytes {
-		return nil, fmt.Errorf("%w: size %d exceeds max %d", ErrTooLarge, len(doc), s.cfg.MaxSingleBytes)
+		return nil, &SizeError{Size: int64(len(doc)), Max: s.cfg.MaxSingleBytes}
 	}
 	return doc, nil
 }

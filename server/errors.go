@@ -4,7 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -82,12 +82,12 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	return c.Status(status).JSON(fiber.Map{"detail": detail})
 }
 
-// tooLargeDetail is the old backend's 413 text, "Size N exceeds max M", without our error's operation
-// prefixes.
+// tooLargeDetail is the old backend's 413 text, "Size N exceeds max M"; a size limit the database
+// itself enforced has no figures to give.
 func tooLargeDetail(err error) string {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, "size "); i >= 0 {
-		return "S" + msg[i+1:]
+	var se *dashboards.SizeError
+	if errors.As(err, &se) {
+		return "Size " + strconv.FormatInt(se.Size, 10) + " exceeds max " + strconv.FormatInt(se.Max, 10)
 	}
 	return "Dashboard too large"
 }
