@@ -34,6 +34,10 @@ var routeTests = map[string][]string{
 	"DELETE /maintenance/cache/channels":          {"TestCacheMaintenanceRoutes"},
 	"DELETE /maintenance/cache/curves":            {"TestCacheMaintenanceRoutes", "TestCacheFlushReachesOtherInstancesAnswers"},
 	"GET /metrics":                                {"TestMetrics", "TestMetricsDisabled"},
+	"GET /stream.js":                              {"TestWebAssets"},
+	"GET /live":                                   {"TestWebAssets"},
+	"GET /live.js":                                {"TestWebAssets"},
+	"GET /live.css":                               {"TestWebAssets"},
 	"GET /openapi.json":                           {"TestCompatOpenAPIListsEveryRoute"},
 	"GET /docs":                                   {"TestCompatDocsMentionEveryPath"},
 }
