@@ -605,6 +605,15 @@ function updateConnection() {
     text = wait > 0 ? `Reconnecting in ${wait} s…` : "Reconnecting…";
   }
   $("conn-text").textContent = text;
+  // While the stream is down the curves stop moving: say so over the plot, and dim it.
+  const down = state !== "open" && view.curves.length > 0;
+  const banner = $("banner");
+  banner.hidden = !down;
+  canvas.parentElement.classList.toggle("stale", down);
+  if (down) {
+    const asOf = lastUpdateAt ? ` · curves as of ${timeLabel(new Date(lastUpdateAt), true)}` : "";
+    banner.textContent = `Stream ${state === "closed" ? "closed" : "interrupted"}${asOf}`;
+  }
 }
 
 function updateStatus() {
