@@ -91,7 +91,9 @@ func (s *Server) openAPI() map[string]any {
 // streamDescription names the route OpenAPI cannot describe: the WebSocket.
 const streamDescription = "Live updates: GET /stream upgrades to a WebSocket (JSON text frames, or MessagePack " +
 	"with the subprotocol databoard.v1.msgpack) where a client subscribes to curves and receives a snapshot, then " +
-	"appends of what is new; the protocol is docs/streaming.md in the databoard repository."
+	"appends of what is new; the protocol is docs/streaming.md in the databoard repository. Two browser files use " +
+	"it: GET /stream.js, a dependency-free ES module (connect, subscribe) that keeps curves in the shape of " +
+	"/channels/curve and resumes after reconnects, and GET /live, a page that searches channels and plots them live."
 
 func defaultValue(q queryParam) any {
 	switch q.typ {

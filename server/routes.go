@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/databoard/databoard/server/web"
 )
 
 // route is one entry of the API. The same table builds the Fiber app, the OpenAPI document and the
@@ -92,6 +94,15 @@ func (s *Server) routes() []route {
 		// Operational data, so protected like the maintenance routes (token, separate listener).
 		{method: "GET", path: "/metrics", summary: "Prometheus metrics (text format)", tag: "operations",
 			deadline: d.Root, maintenance: true, handler: s.handleMetrics()},
+		// The browser client of the stream and a page that uses it (package web, embedded).
+		{method: "GET", path: "/stream.js", summary: "Live stream client for browsers (ES module, docs/streaming.md)",
+			tag: "live", deadline: d.Root, handler: handleAsset(web.StreamJS)},
+		{method: "GET", path: "/live", summary: "Live plot page: search channels, watch their curves stream in",
+			tag: "live", deadline: d.Root, handler: s.handleLive()},
+		{method: "GET", path: "/live.js", summary: "Script of the /live page", tag: "live", deadline: d.Root,
+			handler: handleAsset(web.LiveJS)},
+		{method: "GET", path: "/live.css", summary: "Stylesheet of the /live page", tag: "live", deadline: d.Root,
+			handler: handleAsset(web.LiveCSS)},
 		{method: "GET", path: "/openapi.json", summary: "This API as OpenAPI 3", tag: "docs", deadline: d.Root,
 			handler: s.handleOpenAPI},
 		{method: "GET", path: "/docs", summary: "Readable API documentation", tag: "docs", deadline: d.Root,
