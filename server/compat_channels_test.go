@@ -138,7 +138,7 @@ func searchRequests(s *sim.Sim) int {
 }
 
 func TestCompatSearch(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withoutStore())
 	tests := []struct {
 		name    string
 		query   []string
@@ -197,7 +197,7 @@ func TestCompatSearch(t *testing.T) {
 }
 
 func TestCompatSearchChannelDetails(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withoutStore())
 	got := channelsOf(t, e.do(t, http.MethodGet, pathWith("/channels/search", "search_text", "^SIM-F64:SINE$",
 		"backend", "sf-databuffer", "allow_cached_response", "false"), ""))
 	if len(got) != 1 {
@@ -216,7 +216,7 @@ func TestCompatSearchChannelDetails(t *testing.T) {
 }
 
 func TestCompatSearchErrors(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withoutStore())
 	tests := []struct {
 		name   string
 		query  []string
@@ -284,7 +284,7 @@ func wantValidation(t *testing.T, r response, params ...string) {
 }
 
 func TestCompatSearchAddsLiveFindsToTheList(t *testing.T) {
-	e := newTestEnv(t, withEmptyChannelList())
+	e := newTestEnv(t, withoutStore(), withEmptyChannelList())
 	if got := channelsOf(t, e.do(t, http.MethodGet, "/channels/search?search_text=", "")); len(got) != 0 {
 		t.Fatalf("unloaded list answered %d channels", len(got))
 	}
@@ -331,7 +331,7 @@ func allSimChannels(s *sim.Sim) []sim.Channel {
 }
 
 func TestCompatRecent(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withoutStore())
 	recent := func() []string {
 		t.Helper()
 		var out []string

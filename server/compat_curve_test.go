@@ -183,7 +183,7 @@ func upstream(s *sim.Sim, suffix string) []sim.Request {
 }
 
 func TestCompatCurveValidation(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withoutStore())
 	begin, end := strconv.FormatInt(baseMs, 10), strconv.FormatInt(baseMs+60_000, 10)
 	series := strconv.FormatUint(e.simChannel(t, "sf-databuffer", "SIM-F64:SINE").SeriesID, 10)
 	tests := []struct {
@@ -245,7 +245,7 @@ func TestCompatCurveValidation(t *testing.T) {
 }
 
 func TestCompatCurveFlagsAcceptPydanticBooleans(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withoutStore())
 	for _, v := range []string{"true", "True", "1", "yes", "on", "false", "False", "0", "no", "off"} {
 		r := e.do(t, http.MethodGet, curvePath("SIM-F64:SINE", "", baseMs, baseMs+10_000, "removeEmptyBins", v,
 			"useEventsIfBinCountTooLarge", v, "num_bins", "5"), "")
@@ -254,7 +254,7 @@ func TestCompatCurveFlagsAcceptPydanticBooleans(t *testing.T) {
 }
 
 func TestCompatCurveEndClampedToNow(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withoutStore())
 	before := time.Now()
 	r := e.do(t, http.MethodGet, curvePath("SIM-F64:SINE", "", before.Add(-5*time.Second).UnixMilli(),
 		before.Add(time.Hour).UnixMilli()), "")
@@ -313,7 +313,7 @@ func numberIs(t *testing.T, what string, got json.RawMessage, want float64, tole
 }
 
 func TestCompatCurveBinned(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withoutStore())
 	tests := []struct {
 		name, backend     string
 		beginMs, endMs    int64
@@ -442,7 +442,7 @@ func floatText(f float64) (string, bool) {
 func ptr[T any](v T) *T { return &v }
 
 func TestCompatCurveRaw(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withoutStore())
 	oddHourMs := baseMs + 3_600_000 // the counter is negative in odd hours
 	tests := []rawCase{
 		{name: "SIM-F64:SINE", beginMs: baseMs, endMs: baseMs + 30_000,
@@ -548,7 +548,7 @@ func TestCompatCurveRaw(t *testing.T) {
 }
 
 func TestCompatCurveWaveform(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withoutStore())
 	const name = "SIM-WAVE:SPECTRUM"
 	ch := e.simChannel(t, "sf-databuffer", name)
 	tests := []struct {
@@ -619,7 +619,7 @@ func TestCompatCurveWaveform(t *testing.T) {
 }
 
 func TestCompatCurveRawWhenSparse(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withoutStore())
 	tests := []struct {
 		name           string
 		beginMs, endMs int64
@@ -672,7 +672,7 @@ func TestCompatCurveRawWhenSparse(t *testing.T) {
 }
 
 func TestCompatCurveNoData(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withoutStore())
 	before := time.Unix(0, sim.DataStart).Add(-24 * time.Hour).UnixMilli()
 	for _, extra := range [][]string{nil, {"num_bins", "100"}, {"num_bins", "100", "useEventsIfBinCountTooLarge", "true"}} {
 		t.Run(strings.Join(extra, "="), func(t *testing.T) {
@@ -686,7 +686,7 @@ func TestCompatCurveNoData(t *testing.T) {
 }
 
 func TestCompatCurveNameIsWhatWasSent(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withoutStore())
 	ch := e.simChannel(t, "sf-archiver", "SIM-F64:SINE")
 	series := strconv.FormatUint(ch.SeriesID, 10)
 	tests := []struct {
@@ -715,7 +715,7 @@ func TestCompatCurveNameIsWhatWasSent(t *testing.T) {
 }
 
 func TestCompatCurveUpstreamFailures(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withoutStore())
 	// Windows long enough that framed answers have several frames.
 	const dense, sparse = "SIM-DENSE:100HZ", "SIM-SPARSE:TEMP"
 	tests := []struct {
@@ -747,7 +747,7 @@ func TestCompatCurveUpstreamFailures(t *testing.T) {
 
 func TestCompatCurveDeadline(t *testing.T) {
 	const deadline = 300 * time.Millisecond
-	e := newTestEnv(t, withServer(func(c *Config) { c.Deadlines.Curve, c.Deadlines.Search = deadline, deadline }))
+	e := newTestEnv(t, withoutStore(), withServer(func(c *Config) { c.Deadlines.Curve, c.Deadlines.Search = deadline, deadline }))
 
 	// A live search past the deadline: 504, unless the list has matches to answer with.
 	e.sim.SetFault(sim.Fault{PathPrefix: "/api/4/search", Latency: 5 * time.Second})
@@ -792,7 +792,7 @@ func TestCompatCurveDeadline(t *testing.T) {
 // An empty window [t, t) has no data; data-api refuses it, so it must not be asked (the waveform
 // preview can send begin_time == end_time).
 func TestCompatCurveEmptyWindow(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withoutStore())
 	for _, extra := range [][]string{nil, {"num_bins", "100"}, {"num_bins", "100", "useEventsIfBinCountTooLarge", "true"}} {
 		t.Run(strings.Join(extra, "="), func(t *testing.T) {
 			e.sim.ResetRequests()
@@ -830,7 +830,7 @@ func (h accessLines) WithGroup(string) slog.Handler      { return h }
 // A client that goes away cancels the upstream work: the handler ends long before data-api would answer.
 func TestCompatCurveClientGoneCancelsUpstream(t *testing.T) {
 	lines := make(accessLines, 16)
-	e := newTestEnv(t, withLogger(slog.New(lines)))
+	e := newTestEnv(t, withoutStore(), withLogger(slog.New(lines)))
 	e.sim.SetFault(sim.Fault{PathPrefix: "/api/4/events", Latency: 20 * time.Second})
 	defer e.sim.ClearFault()
 
@@ -860,7 +860,7 @@ func TestCompatCurveClientGoneCancelsUpstream(t *testing.T) {
 // Bins whose average data-api sends as null (a NaN was active in them) are left out of every map: the
 // answer stays JSON, and value, min and max keep one key set.
 func TestCompatCurveBinnedNulls(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withoutStore())
 	const name = "SIM-F64:NULLS"
 	ch := e.simChannel(t, "sf-databuffer", name)
 	beginMs, endMs, numBins := baseMs, baseMs+60_000, 20

@@ -42,6 +42,8 @@ type testEnv struct {
 type envSettings struct {
 	server Config
 	store  dashboards.Config
+	// noStore: no dashboard store (see withoutStore).
+	noStore bool
 	// skipListLoad leaves the channel list empty at start (as when data-api was down then).
 	skipListLoad bool
 	// logger receives the server's log (default: discarded).
@@ -58,6 +60,9 @@ type envSettings struct {
 }
 
 type envOption func(*envSettings)
+
+// withoutStore starts no dashboard store (and needs no MongoDB): for curve and search tests.
+func withoutStore() envOption { return func(s *envSettings) { s.noStore = true } }
 
 // withServer changes the server's Config.
 func withServer(f func(*Config)) envOption { return func(s *envSettings) { f(&s.server) } }
@@ -109,13 +114,39 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 		}
 	}
 
-	e.db = mongotest.Database(t)
+	if !set.noStore {
+		e.db = mongotest.Database(t)
+	}
 	e.start(t, set)
 	return e
 }
 
 // start builds the dashboard store on e.db and the server, and serves it.
 func (e *testEnv) start(t *testing.T, set envSettings) {
+	t.Helper()
+	var dashStore DashboardStore // nil interface without a store: the dashboard routes answer 503
+	if !set.noStore {
+		e.startStore(t, set)
+		dashStore = e.store
+	}
+	var source curve.Source = curves.Direct{Client: e.client}
+	var admin *cache.Admin
+	if set.cacheStore != nil {
+		c := curves.New(e.client, set.cacheStore, set.curvesConfig)
+		answers := store.NewMemory(store.MemoryConfig{MaxBytes: 16 << 20})
+		source, admin, set.answers = c, cache.NewAdmin(c, e.channels, set.cacheStore, answers), answers
+		admin.Start(context.Background())
+		t.Cleanup(admin.Close)
+	}
+	e.srv = New(set.server, Deps{Dashboards: dashStore, Channels: e.channels, Curves: curve.New(source, e.channels, set.curve), Cache: admin, Answers: set.answers,
+		Logger: set.logger, Metrics: set.metrics})
+	hs := httptest.NewServer(e.srv.Handler())
+	t.Cleanup(hs.Close)
+	e.url = hs.URL
+}
+
+// startStore builds and starts the dashboard store on e.db.
+func (e *testEnv) startStore(t *testing.T, set envSettings) {
 	t.Helper()
 	var err error
 	e.store, err = dashboards.New(e.db, set.store, nil)
@@ -127,26 +158,12 @@ func (e *testEnv) start(t *testing.T, set envSettings) {
 	if err := e.store.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	dashStore := e.store
+	st := e.store
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = dashStore.Close(ctx)
+		_ = st.Close(ctx)
 	})
-	var source curve.Source = curves.Direct{Client: e.client}
-	var admin *cache.Admin
-	if set.cacheStore != nil {
-		c := curves.New(e.client, set.cacheStore, set.curvesConfig)
-		answers := store.NewMemory(store.MemoryConfig{MaxBytes: 16 << 20})
-		source, admin, set.answers = c, cache.NewAdmin(c, e.channels, set.cacheStore, answers), answers
-		admin.Start(context.Background())
-		t.Cleanup(admin.Close)
-	}
-	e.srv = New(set.server, Deps{Dashboards: e.store, Channels: e.channels, Curves: curve.New(source, e.channels, set.curve), Cache: admin, Answers: set.answers,
-		Logger: set.logger, Metrics: set.metrics})
-	hs := httptest.NewServer(e.srv.Handler())
-	t.Cleanup(hs.Close)
-	e.url = hs.URL
 }
 
 // sibling is a second server (and store) on the same simulator, channel list and database, as another

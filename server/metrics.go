@@ -48,7 +48,7 @@ func (m *httpMetrics) observe(c *fiber.Ctx, took time.Duration) {
 }
 
 // storeCollector exports the dashboard store's state at scrape time (no I/O: Stats is in memory).
-type storeCollector struct{ store *dashboards.Store }
+type storeCollector struct{ store DashboardStore }
 
 var (
 	descStoreUp = prometheus.NewDesc("databoard_dashboard_store_up",

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
@@ -8,7 +9,22 @@ import (
 	"github.com/databoard/databoard/dashboards"
 )
 
-func (s *Server) store() (*dashboards.Store, error) {
+// DashboardStore is what the dashboard routes need of the store (dashboards.Store); a test seam, so
+// curve and search tests run without MongoDB.
+type DashboardStore interface {
+	Create(ctx context.Context, body []byte) (dashboards.Dashboard, error)
+	Get(ctx context.Context, id string) (dashboards.Dashboard, error)
+	Replace(ctx context.Context, id string, body []byte) (dashboards.Dashboard, error)
+	Delete(ctx context.Context, id string) (dashboards.Dashboard, error)
+	Record(ctx context.Context, id string) (dashboards.Record, error)
+	SetWhitelisted(ctx context.Context, id string, on bool) error
+	SetProtected(ctx context.Context, id string, on bool) error
+	Stats() dashboards.Stats
+}
+
+var _ DashboardStore = (*dashboards.Store)(nil)
+
+func (s *Server) store() (DashboardStore, error) {
 	if s.deps.Dashboards == nil {
 		return nil, dashboards.ErrUnavailable
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/databoard/databoard/cache"
 	"github.com/databoard/databoard/cache/store"
 	"github.com/databoard/databoard/daqbuf/curve"
-	"github.com/databoard/databoard/dashboards"
 )
 
 // Config holds the server's settings. The zero value of every field is its default.
@@ -67,7 +66,8 @@ func (d Deadlines) withDefaults() Deadlines {
 
 // Deps are the services the routes call, built and owned by cmd.
 type Deps struct {
-	Dashboards *dashboards.Store
+	// Dashboards, when set, serves the dashboard routes (nil: they answer 503).
+	Dashboards DashboardStore
 	Channels   ChannelDirectory
 	// Curves computes /channels/curve answers (the same Service the stream uses).
 	Curves *curve.Service
