@@ -140,8 +140,17 @@ func benchStore(b *testing.B, embedded bool, n int) *Store {
 			b.Fatal(err)
 		}
 	}
+	// MongoDB-wire servers of cmd/mongowire add the index FerretDB's lookups by _id need to a new collection
+	// within a second (mongowire/idindex.go); measure with it in place.
+	time.Sleep(2 * time.Second)
 	return startStore(b, db, Config{Embedded: embedded, Schema: referenceSchema(b), ValidateSchema: true})
 }
+
+// seedID is the id of the i-th dashboard a PATCH benchmark replaces. Consecutive writes jump through the
+// stored dashboards by a prime stride, so they reach the whole collection: a server that finds a document
+// by reading the table in order until it matches (FerretDB does for filters it cannot push down) would
+// look fast if the writes only hit the first rows.
+func seedID(i, stored int) string { return fmt.Sprintf("seed%05d", i*7919%stored) }
 
 // benchWrites runs b.N writes split over writers goroutines and reports their mean latency.
 func benchWrites(b *testing.B, s *Store, op string, writers, stored int) {
@@ -165,7 +174,7 @@ func benchWrites(b *testing.B, s *Store, op string, writers, stored int) {
 				if op == "POST" {
 					_, err = s.Create(ctx, paddedBody(int(i)))
 				} else {
-					_, err = s.Replace(ctx, fmt.Sprintf("seed%05d", int(i)%stored), paddedBody(int(i)))
+					_, err = s.Replace(ctx, seedID(int(i), stored), paddedBody(int(i)))
 				}
 				total.Add(int64(time.Since(start)))
 				if err != nil {

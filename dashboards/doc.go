@@ -66,8 +66,11 @@
 // them as they are. It also refuses arrays directly inside arrays, which still fail with ErrInvalid there.
 // FerretDB v1 pushes only a filter of exactly {_id: <string>} down to SQLite (any other filter decodes
 // every document in Go), so with Config.Embedded writes read the flags first and then write by _id alone.
-// Even that pushed-down lookup scans the SQLite table (its _id index is on another expression than the one
-// it queries), so on the embedded store a lookup by id still grows with the collection, though far less. When MongoDB is unreachable, operations fail with ErrUnavailable within the client's
+// FerretDB's own _id index is on another expression than the one its lookups compare, so the MongoDB-wire
+// server (package mongowire) adds an index on that expression to every collection; with it a lookup by id
+// does not grow with the collection. Against FerretDB the MongoDB code path's findAndModify (filter {_id,
+// protected}) still reads and decodes documents in order until it finds the one: on MongoDB it is an
+// index lookup. When MongoDB is unreachable, operations fail with ErrUnavailable within the client's
 // server-selection timeout or the caller's deadline, and the store recovers by itself.
 //
 // The package must not import server, cache, stream, daqbuf or configs; it knows nothing of HTTP.
