@@ -98,12 +98,26 @@ func (s *Store) setup(ctx context.Context) error {
 	if err := s.chooseWriteConcern(ctx); err != nil {
 		return err
 	}
+	s.detectFerretDB(ctx)
 	// The old backend's index has the default name last_access_1, so creating it again is a no-op.
 	_, err := s.writes.Load().dash.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: fieldLastAccess, Value: 1}}})
 	if err != nil && !indexExistsElsewhere(err) {
 		return translate("dashboards: ensure last_access index", err)
 	}
 	return nil
+}
+
+// detectFerretDB notes whether the server is FerretDB (its buildInfo names its version), whose writes by a
+// filter other than exactly {_id} read the whole collection: writes then find documents by _id alone, as on
+// the embedded store. FerretDB's findAndModify is not isolated either, so nothing is lost that it gave.
+func (s *Store) detectFerretDB(ctx context.Context) {
+	var info bson.M
+	if err := s.reads.Database().RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return // an unknown server is taken for MongoDB
+	}
+	if _, ok := info["ferretdbVersion"]; ok {
+		s.byIDWrites.Store(true)
+	}
 }
 
 // chooseWriteConcern tries a majority write that matches nothing. Servers that cannot acknowledge majority

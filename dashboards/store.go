@@ -63,6 +63,10 @@ type Store struct {
 	total      atomic.Int64
 	recountDue atomic.Bool
 
+	// byIDWrites: find documents by _id alone when writing (the embedded store, or any FerretDB server;
+	// see updateUnprotected).
+	byIDWrites atomic.Bool
+
 	evictLock ctxLock
 	flushMu   sync.Mutex
 	// writeLock serializes this process's writes. FerretDB v1 implements every update as read, modify,
@@ -278,9 +282,10 @@ func (s *Store) delete(ctx context.Context, id string) (Dashboard, error) {
 // filter is exactly {_id: <string>}; any other filter reads and decodes the whole collection, so every
 // write would slow down as the collection grows. The embedded store therefore reads the flags first and
 // then writes by _id alone; the write lock, which the caller holds, keeps the two steps together because
-// only this process writes there.
+// only this process writes there. A FerretDB server shared by several instances gets the same two steps:
+// its own findAndModify is not isolated either.
 func (s *Store) updateUnprotected(ctx context.Context, w *writeSet, id string, update bson.D) (int64, error) {
-	if s.cfg.Embedded {
+	if s.cfg.Embedded || s.byIDWrites.Load() {
 		prev, err := s.unprotected(ctx, id, bson.D{{Key: fieldSize, Value: 1}, {Key: fieldProtected, Value: 1}})
 		if err != nil {
 			return 0, err
@@ -304,7 +309,7 @@ func (s *Store) updateUnprotected(ctx context.Context, w *writeSet, id string, u
 // deleteUnprotected deletes dashboard id unless it is protected and returns the deleted record (see
 // updateUnprotected for the two ways).
 func (s *Store) deleteUnprotected(ctx context.Context, w *writeSet, id string) (bson.Raw, error) {
-	if s.cfg.Embedded {
+	if s.cfg.Embedded || s.byIDWrites.Load() {
 		raw, err := s.unprotected(ctx, id, nil)
 		if err != nil {
 			return nil, err

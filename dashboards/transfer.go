@@ -232,7 +232,7 @@ func (s *Store) writeImported(ctx context.Context, id string, doc bson.D, size i
 // replaceOrInsert stores doc under id whether or not it exists, and returns the size it replaced (see
 // updateUnprotected for why the embedded store reads first).
 func (s *Store) replaceOrInsert(ctx context.Context, w *writeSet, id string, doc bson.D) (int64, bool, error) {
-	if s.cfg.Embedded {
+	if s.cfg.Embedded || s.byIDWrites.Load() {
 		prev, err := s.reads.FindOne(ctx, byID(id), options.FindOne().SetProjection(bson.D{{Key: fieldSize, Value: 1}})).Raw()
 		existed := err == nil
 		if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
