@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -20,8 +22,10 @@ import (
 const requestContextKey = "databoard.requestContext"
 
 // edge is the net/http front of a Fiber app (docs/ARCHITECTURE.md: one port for the Fiber routes and the WebSocket
-// at /stream). Unlike Fiber's adaptor it bounds the request body (413, never a buffered giant body) and
-// passes the request context through.
+// at /stream). Unlike Fiber's adaptor it bounds the request body (413, never a buffered giant body), gives
+// its reading a deadline (408: the listener's header timeout does not cover the body, so a client that
+// declares 1 000 bytes and sends 12 would hold a connection and a goroutine forever) and passes the
+// request context through.
 func (s *Server) edge(app *fiber.App) http.Handler {
 	handler := app.Handler()
 	limit := s.cfg.BodyLimit
@@ -33,11 +37,14 @@ func (s *Server) edge(app *fiber.App) http.Handler {
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody {
-			n, err := io.Copy(req.BodyWriter(), http.MaxBytesReader(w, r.Body, limit))
+			n, err := s.readBody(w, r, req.BodyWriter(), limit)
 			var tooLarge *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooLarge):
 				s.writeEdgeError(w, r, http.StatusRequestEntityTooLarge, msgBodyTooLarge)
+				return
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				s.writeEdgeError(w, r, http.StatusRequestTimeout, msgBodyTimeout)
 				return
 			case err != nil:
 				s.writeEdgeError(w, r, http.StatusBadRequest, "could not read request body: "+err.Error())
@@ -69,6 +76,18 @@ func (s *Server) edge(app *fiber.App) http.Handler {
 		_, _ = w.Write(fctx.Response.Body())
 		fctx.Response.Reset()
 	})
+}
+
+// readBody copies at most limit bytes of r's body to dst within the body deadline. The deadline is lifted
+// again once the body is read: net/http keeps reading the connection in the background while the handler
+// runs (to notice a client that hangs up), and a deadline passing then would cancel the request.
+// A writer without deadlines (HTTP/2 in some setups, a test recorder) reads without one.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, dst io.Writer, limit int64) (int64, error) {
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout)); err == nil {
+		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	}
+	return io.Copy(dst, http.MaxBytesReader(w, r.Body, limit))
 }
 
 // requestContext is the net/http request context the edge attached, or Background in tests through

@@ -33,6 +33,7 @@ const (
 	msgStoreUnavailable  = "Dashboard storage is unavailable, try again later"
 	msgInternal          = "Internal Server Error"
 	msgBodyTooLarge      = "Request body too large"
+	msgBodyTimeout       = "Request body not received in time"
 	msgMaintenanceDenied = "Maintenance routes require a valid token"
 	msgUnknownRoute      = "Not Found"
 	msgMethodNotAllowed  = "Method Not Allowed"

@@ -33,6 +33,9 @@ type Config struct {
 	// BodyLimit is the largest request body accepted, in bytes; larger bodies get 413. Default 40 MiB
 	// (four times the default dashboard limit, whose exact BSON check the store does).
 	BodyLimit int64
+	// BodyTimeout is how long a client may take to send a request body once its headers arrived;
+	// slower bodies get 408 and the connection is closed. Default 30 s (40 MiB at about 1.4 MB/s).
+	BodyTimeout time.Duration
 	// Deadlines per route group; zero values take the contract's (search 15 s, recent 10 s, curve 60 s,
 	// raw-link 5 s, dashboards 5 s, root/health 5 s).
 	Deadlines Deadlines
@@ -109,6 +112,9 @@ func New(cfg Config, deps Deps) *Server {
 	cfg.DaqbufPublicURL = strings.TrimRight(cfg.DaqbufPublicURL, "/")
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 40 << 20
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 30 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
