@@ -21,6 +21,22 @@ func openAPIPath(p string) string {
 	return strings.Join(parts, "/")
 }
 
+// publicRoutes are the routes the main port serves, which its OpenAPI document and /docs describe: with
+// a separate maintenance listener, the maintenance routes are not among them.
+func (s *Server) publicRoutes() []route {
+	all := s.routes()
+	if !s.cfg.SeparateMaintenance {
+		return all
+	}
+	out := all[:0]
+	for _, r := range all {
+		if !r.maintenance {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // openAPI builds the OpenAPI 3.0 document from the route table, so it can never miss a route.
 func (s *Server) openAPI() map[string]any {
 	detail := map[string]any{"type": "object", "properties": map[string]any{"detail": map[string]any{}}}
@@ -28,7 +44,7 @@ func (s *Server) openAPI() map[string]any {
 		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": detail}}}
 	}
 	paths := map[string]any{}
-	for _, r := range s.routes() {
+	for _, r := range s.publicRoutes() {
 		op := map[string]any{
 			"summary":     r.summary,
 			"tags":        []string{r.tag},
@@ -123,7 +139,7 @@ func (s *Server) handleDocs(c *fiber.Ctx) error {
 		`table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}</style></head><body>`)
 	b.WriteString(`<h1>databoard API</h1><p>Machine-readable: <a href="` + html.EscapeString(strings.TrimRight(s.cfg.RootPath, "/")) +
 		`/openapi.json">openapi.json</a>. Errors are <code>{"detail": ...}</code>.</p><p>` + html.EscapeString(streamDescription) + `</p>`)
-	for _, r := range s.routes() {
+	for _, r := range s.publicRoutes() {
 		b.WriteString("<h2><code>" + r.method + " " + html.EscapeString(openAPIPath(r.path)) + "</code></h2><p>" +
 			html.EscapeString(r.summary) + "</p>")
 		if len(r.query) > 0 {

@@ -24,8 +24,8 @@ type Config struct {
 	// DaqbufPublicURL is the data-api base written into raw links (DAQBUF_DEFAULT_URL).
 	// Default "https://data-api.psi.ch/api/4".
 	DaqbufPublicURL string
-	// MaintenanceToken, when set, must be sent as "Authorization: Bearer <token>" (or X-Maintenance-Token)
-	// to reach /maintenance routes. Default "": open, as the old backend (nginx denies them outside).
+	// MaintenanceToken, when set, must be sent as "Authorization: Bearer <token>" to reach /maintenance
+	// routes (and /metrics). Default "": open, as the old backend (nginx denies them outside).
 	MaintenanceToken string
 	// SeparateMaintenance splits the routes: Handler omits /maintenance, MaintenanceHandler serves only
 	// them (for a separate listen address). Default false: one handler serves everything.
