@@ -205,9 +205,43 @@ func checkMongoURI(s string) error {
 		if h == "" || strings.ContainsAny(h, " \t\r\n") {
 			return fmt.Errorf("%q has an empty or malformed host in %q", redactURL(s), authority)
 		}
+		if err := checkMongoHostPort(h); err != nil {
+			return fmt.Errorf("%q has a bad %w", redactURL(s), err)
+		}
 	}
 	if scheme == "mongodb+srv" && (len(hosts) != 1 || strings.Contains(hosts[0], ":")) {
 		return fmt.Errorf("%q is not valid: mongodb+srv:// takes exactly one host name and no port", redactURL(s))
+	}
+	return nil
+}
+
+// checkMongoHostPort checks one host of a MongoDB host list: host, host:port, [v6] or [v6]:port, with
+// a port that is a number in 1..65535, as REDIS_URL's is checked (the driver would only fail at connect).
+func checkMongoHostPort(h string) error {
+	port := ""
+	if strings.HasPrefix(h, "[") {
+		end := strings.Index(h, "]")
+		if end < 0 {
+			return fmt.Errorf("host %q lacks its closing ]", h)
+		}
+		rest := h[end+1:]
+		if rest != "" && !strings.HasPrefix(rest, ":") {
+			return fmt.Errorf("host %q has text after ]", h)
+		}
+		if rest == "" {
+			return nil
+		}
+		port = rest[1:]
+	} else if i := strings.LastIndex(h, ":"); i >= 0 {
+		if strings.Contains(h[:i], ":") {
+			return fmt.Errorf("host %q: an IPv6 address goes in brackets", h)
+		}
+		port = h[i+1:]
+	} else {
+		return nil
+	}
+	if _, err := parsePort(port); err != nil {
+		return fmt.Errorf("host %q: port %w", h, err)
 	}
 	return nil
 }

@@ -109,11 +109,10 @@ func (s *Service) Resolve(ctx context.Context, r Request) (Query, error) {
 	if err != nil {
 		return Query{}, err
 	}
+	if err := CheckWindow(r.BeginMs, r.EndMs); err != nil {
+		return Query{}, err
+	}
 	switch {
-	case r.BeginMs <= 0 || r.EndMs <= 0:
-		return Query{}, invalid("begin_time or end_time is invalid, must be valid unix time (milliseconds)")
-	case r.BeginMs > r.EndMs:
-		return Query{}, invalid("begin_time must not be after end_time")
 	case r.NumBins > s.cfg.MaxBins:
 		return Query{}, invalid("num_bins must be at most " + strconv.FormatInt(s.cfg.MaxBins, 10))
 	}
@@ -128,6 +127,18 @@ func (s *Service) Resolve(ctx context.Context, r Request) (Query, error) {
 	// waveform preview can send begin_time == end_time).
 	q.Empty = q.BeginMs >= q.EndMs
 	return q, nil
+}
+
+// CheckWindow refuses the windows the contract refuses with 400: times at or before the epoch, and a
+// begin after the end. The raw-data link checks its window with it too, so both routes agree.
+func CheckWindow(beginMs, endMs int64) error {
+	switch {
+	case beginMs <= 0 || endMs <= 0:
+		return invalid("begin_time or end_time is invalid, must be valid unix time (milliseconds)")
+	case beginMs > endMs:
+		return invalid("begin_time must not be after end_time")
+	}
+	return nil
 }
 
 func (s *Service) resolveChannel(ctx context.Context, r Request) (daqbuf.Channel, error) {
