@@ -296,6 +296,26 @@ func checkKeyPrefix(s string) error {
 	return nil
 }
 
+// normalizeOrigins reads a comma-separated list of web origins, scheme://host[:port] as a browser sends
+// them in Origin (no path, no trailing slash, http or https), and writes it back lower-cased (as
+// browsers send them) without spaces or empty items.
+func normalizeOrigins(s string) (string, error) {
+	var out []string
+	for o := range strings.SplitSeq(s, ",") {
+		o = strings.ToLower(strings.TrimSpace(o))
+		if o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(u.Host, "*?[\\") {
+			return "", fmt.Errorf("%q has %q, which is not an origin (scheme://host[:port], e.g. \"https://board.example.org\")", s, o)
+		}
+		out = append(out, o)
+	}
+	return strings.Join(out, ","), nil
+}
+
 // checkListenAddr accepts host:port with a numeric port; the host may be empty (all interfaces).
 func checkListenAddr(s string) error {
 	_, port, err := net.SplitHostPort(s)

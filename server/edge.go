@@ -115,8 +115,10 @@ func (s *Server) writeEdgeError(w http.ResponseWriter, r *http.Request, status i
 	b.WriteString("}")
 	h := w.Header()
 	if origin := r.Header.Get("Origin"); origin != "" {
-		h.Set("Access-Control-Allow-Origin", origin)
-		h.Set("Access-Control-Allow-Credentials", "true")
+		if s.originAllowed(origin) {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+		}
 		h.Add("Vary", "Origin")
 	}
 	h.Set("Content-Type", "application/json")

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,12 +95,18 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	return nil
 }
 
-// cors allows every origin, method and header with credentials, as the old backend (Starlette's
-// CORSMiddleware with allow_origins=["*"] and allow_credentials): the origin is echoed, since "*" is
-// not allowed together with credentials.
+// cors allows the configured origins (Config.AllowOrigins) every method and header with credentials;
+// by default every origin, as the old backend (Starlette's CORSMiddleware with allow_origins=["*"] and
+// allow_credentials): the origin is echoed, since "*" is not allowed together with credentials. Another
+// origin's request is served without CORS headers, so its page cannot read the answer (nor send a
+// preflighted request).
 func (s *Server) cors(c *fiber.Ctx) error {
 	origin := c.Get(fiber.HeaderOrigin)
 	if origin == "" {
+		return c.Next()
+	}
+	if !s.originAllowed(origin) {
+		c.Vary(fiber.HeaderOrigin)
 		return c.Next()
 	}
 	c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
@@ -114,6 +121,11 @@ func (s *Server) cors(c *fiber.Ctx) error {
 		return c.SendStatus(http.StatusOK)
 	}
 	return c.Next()
+}
+
+// originAllowed says whether a page of origin may read the answers.
+func (s *Server) originAllowed(origin string) bool {
+	return len(s.cfg.AllowOrigins) == 0 || slices.Contains(s.cfg.AllowOrigins, strings.ToLower(origin))
 }
 
 // deadline bounds the request by d; work still running then is cancelled and the answer is 504.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,9 @@ type Config struct {
 	// SeparateMaintenance splits the routes: Handler omits /maintenance, MaintenanceHandler serves only
 	// them (for a separate listen address). Default false: one handler serves everything.
 	SeparateMaintenance bool
+	// AllowOrigins are the origins (scheme://host[:port], lower case) whose pages may read the answers,
+	// with credentials (CORS_ALLOW_ORIGINS). Default empty: any origin, echoed, as the old backend.
+	AllowOrigins []string
 	// BodyLimit is the largest request body accepted, in bytes; larger bodies get 413. Default 40 MiB
 	// (four times the default dashboard limit, whose exact BSON check the store does).
 	BodyLimit int64
@@ -112,6 +116,10 @@ func New(cfg Config, deps Deps) *Server {
 	cfg.DaqbufPublicURL = strings.TrimRight(cfg.DaqbufPublicURL, "/")
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 40 << 20
+	}
+	cfg.AllowOrigins = slices.Clone(cfg.AllowOrigins)
+	for i, o := range cfg.AllowOrigins {
+		cfg.AllowOrigins[i] = strings.ToLower(o) // browsers send the scheme and host in lower case
 	}
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = 30 * time.Second
