@@ -35,6 +35,7 @@ const (
 	msgInternal          = "Internal Server Error"
 	msgBodyTooLarge      = "Request body too large"
 	msgBodyTimeout       = "Request body not received in time"
+	msgBodiesBusy        = "Too many request bodies in progress, try again later"
 	msgMaintenanceDenied = "Maintenance routes require a valid token"
 	msgUnknownRoute      = "Not Found"
 	msgMethodNotAllowed  = "Method Not Allowed"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/databoard/databoard/cache"
 	"github.com/databoard/databoard/cache/store"
@@ -37,6 +38,10 @@ type Config struct {
 	// BodyLimit is the largest request body accepted, in bytes; larger bodies get 413. Default 40 MiB
 	// (four times the default dashboard limit, whose exact BSON check the store does).
 	BodyLimit int64
+	// BodyBudget bounds the bytes of request bodies held at once, by all requests together: a request
+	// whose body would exceed it waits (up to BodyTimeout, then 503). Default 2 × BodyLimit; never
+	// below BodyLimit.
+	BodyBudget int64
 	// BodyTimeout is how long a client may take to send a request body once its headers arrived;
 	// slower bodies get 408 and the connection is closed. Default 30 s (40 MiB at about 1.4 MB/s).
 	BodyTimeout time.Duration
@@ -100,6 +105,10 @@ type Server struct {
 	app  *fiber.App
 	mapp *fiber.App // maintenance-only app when SeparateMaintenance
 
+	// bodyRoutes are the routes that read a request body; bodies holds BodyBudget.
+	bodyRoutes []route
+	bodies     *semaphore.Weighted
+
 	listCache channelListCache
 	metrics   *httpMetrics // nil without a registry
 }
@@ -121,6 +130,10 @@ func New(cfg Config, deps Deps) *Server {
 	for i, o := range cfg.AllowOrigins {
 		cfg.AllowOrigins[i] = strings.ToLower(o) // browsers send the scheme and host in lower case
 	}
+	if cfg.BodyBudget <= 0 {
+		cfg.BodyBudget = 2 * cfg.BodyLimit
+	}
+	cfg.BodyBudget = max(cfg.BodyBudget, cfg.BodyLimit)
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = 30 * time.Second
 	}
@@ -137,7 +150,12 @@ func New(cfg Config, deps Deps) *Server {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, deps: deps, log: deps.Logger}
+	s := &Server{cfg: cfg, deps: deps, log: deps.Logger, bodies: semaphore.NewWeighted(cfg.BodyBudget)}
+	for _, r := range s.routes() {
+		if r.body {
+			s.bodyRoutes = append(s.bodyRoutes, r)
+		}
+	}
 	if deps.Metrics != nil {
 		s.metrics = newHTTPMetrics(deps.Metrics)
 		if deps.Dashboards != nil {
