@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"html"
 	"maps"
-	"slices"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -104,8 +104,8 @@ func (s *Server) openAPI() map[string]any {
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "Data Board backend (databoard)", "version": "1",
 			"description": streamDescription},
-		"servers": []any{map[string]any{"url": s.cfg.RootPath}},
-		"paths":   paths,
+		"servers":    []any{map[string]any{"url": s.cfg.RootPath}},
+		"paths":      paths,
 		"components": components,
 	}
 }
