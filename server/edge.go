@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,12 @@ func (s *Server) edge(app *fiber.App) http.Handler {
 	handler := app.Handler()
 	limit := s.cfg.BodyLimit
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !slices.Contains(fiber.DefaultMethods, r.Method) {
+			// Fiber answers a method it does not know with a plain-text 400; no route takes one, and
+			// every error here is {"detail": ...}.
+			s.writeEdgeError(w, r, http.StatusMethodNotAllowed, msgMethodNotAllowed)
+			return
+		}
 		req := fasthttp.AcquireRequest()
 		defer fasthttp.ReleaseRequest(req)
 		if r.Body != nil && r.Body != http.NoBody && s.takesBody(r.Method, r.URL.Path) {

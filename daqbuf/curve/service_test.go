@@ -33,7 +33,9 @@ type oneChannel struct{ ch daqbuf.Channel }
 func (d oneChannel) Lookup(_ context.Context, backend, name string) (daqbuf.Channel, bool, error) {
 	return d.ch, name == d.ch.Name, nil
 }
-func (d oneChannel) LookupSeries(string, uint64) (daqbuf.Channel, bool) { return daqbuf.Channel{}, false }
+func (d oneChannel) LookupSeries(string, uint64) (daqbuf.Channel, bool) {
+	return daqbuf.Channel{}, false
+}
 
 // binsOver cuts [beg, end) ms into n bins, each counting perBin events.
 func binsOver(begMs, endMs int64, n int, perBin uint64) []*daqbuf.BinBatch {
