@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -111,6 +112,11 @@ type Config struct {
 	// MaintenanceListenAddr, when set, serves the /maintenance routes on this separate address
 	// only (MAINTENANCE_LISTEN_ADDR). Default "" = on ListenAddr with the rest.
 	MaintenanceListenAddr string
+	// CORSAllowOrigins are the origins ("https://board.example.org") whose pages may call the API with
+	// credentials and open the live stream (CORS_ALLOW_ORIGINS, comma-separated). Default empty: any
+	// origin, echoed with credentials, as the old backend. Kept as the normalized text (lower case, no
+	// spaces), so Config stays comparable; AllowedOrigins splits it.
+	CORSAllowOrigins string
 	// LogFormat is the log format (LOG_FORMAT): auto, json or text. Default auto.
 	LogFormat LogFormat
 	// LogLevel is the minimum level logged (LOG_LEVEL): debug, info, warn or error. Default info.
@@ -173,6 +179,14 @@ func Default() Config {
 		StreamWriteTimeout:            30 * time.Second,
 		StreamSendQueueBytes:          4 * MiB,
 	}
+}
+
+// AllowedOrigins is CORSAllowOrigins as a list; nil means any origin.
+func (c Config) AllowedOrigins() []string {
+	if c.CORSAllowOrigins == "" {
+		return nil
+	}
+	return strings.Split(c.CORSAllowOrigins, ",")
 }
 
 // MongoURIOrEmbedded returns the MongoDB connection string to use: MongoURI when set, else

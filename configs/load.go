@@ -41,6 +41,7 @@ func Load(getenv func(string) string) (Config, error) {
 	l.bytes("CACHE_MAX_BYTES", &c.CacheMaxBytes)
 	l.str("MAINTENANCE_TOKEN", &c.MaintenanceToken, nil)
 	l.str("MAINTENANCE_LISTEN_ADDR", &c.MaintenanceListenAddr, checkListenAddr)
+	l.normalized("CORS_ALLOW_ORIGINS", &c.CORSAllowOrigins, normalizeOrigins)
 	l.logFormat("LOG_FORMAT", &c.LogFormat)
 	l.logLevel("LOG_LEVEL", &c.LogLevel)
 	l.duration("DAQBUF_TIMEOUT", &c.DaqbufTimeout)

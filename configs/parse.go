@@ -205,9 +205,43 @@ func checkMongoURI(s string) error {
 		if h == "" || strings.ContainsAny(h, " \t\r\n") {
 			return fmt.Errorf("%q has an empty or malformed host in %q", redactURL(s), authority)
 		}
+		if err := checkMongoHostPort(h); err != nil {
+			return fmt.Errorf("%q has a bad %w", redactURL(s), err)
+		}
 	}
 	if scheme == "mongodb+srv" && (len(hosts) != 1 || strings.Contains(hosts[0], ":")) {
 		return fmt.Errorf("%q is not valid: mongodb+srv:// takes exactly one host name and no port", redactURL(s))
+	}
+	return nil
+}
+
+// checkMongoHostPort checks one host of a MongoDB host list: host, host:port, [v6] or [v6]:port, with
+// a port that is a number in 1..65535, as REDIS_URL's is checked (the driver would only fail at connect).
+func checkMongoHostPort(h string) error {
+	port := ""
+	if strings.HasPrefix(h, "[") {
+		end := strings.Index(h, "]")
+		if end < 0 {
+			return fmt.Errorf("host %q lacks its closing ]", h)
+		}
+		rest := h[end+1:]
+		if rest != "" && !strings.HasPrefix(rest, ":") {
+			return fmt.Errorf("host %q has text after ]", h)
+		}
+		if rest == "" {
+			return nil
+		}
+		port = rest[1:]
+	} else if i := strings.LastIndex(h, ":"); i >= 0 {
+		if strings.Contains(h[:i], ":") {
+			return fmt.Errorf("host %q: an IPv6 address goes in brackets", h)
+		}
+		port = h[i+1:]
+	} else {
+		return nil
+	}
+	if _, err := parsePort(port); err != nil {
+		return fmt.Errorf("host %q: port %w", h, err)
 	}
 	return nil
 }
@@ -260,6 +294,26 @@ func checkKeyPrefix(s string) error {
 		return fmt.Errorf("%q must be 1-100 characters without spaces or * ? [ ] \\", s)
 	}
 	return nil
+}
+
+// normalizeOrigins reads a comma-separated list of web origins, scheme://host[:port] as a browser sends
+// them in Origin (no path, no trailing slash, http or https), and writes it back lower-cased (as
+// browsers send them) without spaces or empty items.
+func normalizeOrigins(s string) (string, error) {
+	var out []string
+	for o := range strings.SplitSeq(s, ",") {
+		o = strings.ToLower(strings.TrimSpace(o))
+		if o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(u.Host, "*?[\\") {
+			return "", fmt.Errorf("%q has %q, which is not an origin (scheme://host[:port], e.g. \"https://board.example.org\")", s, o)
+		}
+		out = append(out, o)
+	}
+	return strings.Join(out, ","), nil
 }
 
 // checkListenAddr accepts host:port with a numeric port; the host may be empty (all interfaces).

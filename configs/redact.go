@@ -85,6 +85,7 @@ func (c Config) settings() []Setting {
 		{"CACHE_MAX_BYTES", i(c.CacheMaxBytes)},
 		{"MAINTENANCE_TOKEN", c.MaintenanceToken},
 		{"MAINTENANCE_LISTEN_ADDR", c.MaintenanceListenAddr},
+		{"CORS_ALLOW_ORIGINS", c.CORSAllowOrigins},
 		{"LOG_FORMAT", string(c.LogFormat)},
 		{"LOG_LEVEL", c.LogLevel.String()},
 		{"DAQBUF_TIMEOUT", c.DaqbufTimeout.String()},

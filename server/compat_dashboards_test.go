@@ -487,8 +487,15 @@ func TestCompatMaintenanceToken(t *testing.T) {
 		{"no token", nil, http.StatusUnauthorized},
 		{"wrong token", http.Header{"Authorization": {"Bearer nope"}}, http.StatusUnauthorized},
 		{"token without Bearer", http.Header{"Authorization": {token}}, http.StatusUnauthorized},
+		{"token prefix", http.Header{"Authorization": {"Bearer " + token[:5]}}, http.StatusUnauthorized},
+		{"other scheme", http.Header{"Authorization": {"Basic " + token}}, http.StatusUnauthorized},
+		{"empty bearer", http.Header{"Authorization": {"Bearer "}}, http.StatusUnauthorized},
 		{"bearer token", http.Header{"Authorization": {"Bearer " + token}}, http.StatusOK},
-		{"token header", http.Header{"X-Maintenance-Token": {token}}, http.StatusOK},
+		{"scheme in lower case", http.Header{"Authorization": {"bearer " + token}}, http.StatusOK},
+		{"scheme in upper case", http.Header{"Authorization": {"BEARER " + token}}, http.StatusOK},
+		{"several spaces", http.Header{"Authorization": {"Bearer   " + token}}, http.StatusOK},
+		// Removed (undocumented, and one header is what proxies must redact): now refused.
+		{"old token header", http.Header{"X-Maintenance-Token": {token}}, http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -499,6 +506,9 @@ func TestCompatMaintenanceToken(t *testing.T) {
 				r := e.request(t, rt.method, "/maintenance/dashboard/"+id+rt.path, "", tt.header)
 				if tt.status == http.StatusUnauthorized {
 					wantDetail(t, r, tt.status, "Maintenance routes require a valid token")
+					if h := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(h, "Bearer") {
+						t.Errorf("401 with WWW-Authenticate %q, want the Bearer scheme", h)
+					}
 				} else {
 					wantStatus(t, r, tt.status)
 				}
@@ -520,6 +530,17 @@ func TestCompatSeparateMaintenance(t *testing.T) {
 	maint := &testEnv{url: ms.URL}
 	wantStatus(t, maint.do(t, http.MethodGet, "/maintenance/dashboard/"+id, ""), http.StatusOK)
 	wantDetail(t, maint.do(t, http.MethodGet, "/dashboard/"+id, ""), http.StatusNotFound, "Not Found")
+
+	// The main port documents only what it serves.
+	for _, p := range []string{"/openapi.json", "/docs"} {
+		r := e.do(t, http.MethodGet, p, "")
+		wantStatus(t, r, http.StatusOK)
+		for _, hidden := range []string{"/maintenance/", "/metrics"} {
+			if strings.Contains(string(r.body), hidden) {
+				t.Errorf("%s lists %s, which the main port does not serve", p, hidden)
+			}
+		}
+	}
 }
 
 func TestCompatDashboardStoreUnreachable(t *testing.T) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -40,6 +41,33 @@ func TestCompatRawLink(t *testing.T) {
 
 	wantValidation(t, e.do(t, http.MethodGet, "/channels/raw-link?channel_name=X&begin_time=1", ""), "end_time")
 	wantValidation(t, e.do(t, http.MethodGet, "/channels/raw-link?begin_time=1.5&end_time=2", ""), "channel_name", "begin_time")
+}
+
+// The raw link refuses the windows /channels/curve refuses, with the same 400, instead of links dated
+// 1969 or in the year 292 278 994.
+func TestCompatRawLinkRefusesBadWindows(t *testing.T) {
+	e := newTestEnv(t)
+	const invalidTime = "begin_time or end_time is invalid, must be valid unix time (milliseconds)"
+	for _, tc := range []struct {
+		name, begin, end, detail string
+	}{
+		{"begin after end", "1747406071000", "1747406011275", "begin_time must not be after end_time"},
+		{"begin 0", "0", "1747406011275", invalidTime},
+		{"end 0", "1", "0", invalidTime},
+		{"negative begin", "-5", "1747406011275", invalidTime},
+		{"negative end", "1", "-1", invalidTime},
+		{"end beyond year 9999", "1", "9223372036854775807", "end_time is after the year 9999"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := []string{"channel_name", "SIM-F64:SINE", "begin_time", tc.begin, "end_time", tc.end}
+			wantDetail(t, e.do(t, http.MethodGet, pathWith("/channels/raw-link", q...), ""), http.StatusBadRequest, tc.detail)
+			if tc.detail != invalidTime && !strings.HasPrefix(tc.detail, "begin_time must") {
+				return
+			}
+			// The curve route gives the same answer for the same window.
+			wantDetail(t, e.do(t, http.MethodGet, pathWith("/channels/curve", q...), ""), http.StatusBadRequest, tc.detail)
+		})
+	}
 }
 
 func TestCompatRawLinkDefaultBase(t *testing.T) {

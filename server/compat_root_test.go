@@ -156,6 +156,48 @@ func TestCompatDocsMentionEveryPath(t *testing.T) {
 	}
 }
 
+// With CORS_ALLOW_ORIGINS, only the listed origins get CORS headers, on answers of the Fiber app and of
+// the edge alike; other origins' pages cannot read the answers.
+func TestCompatCORSAllowList(t *testing.T) {
+	const allowed, other = "https://board.example.org", "https://evil.example"
+	e := newTestEnv(t, withServer(func(c *Config) {
+		c.AllowOrigins, c.BodyLimit = []string{allowed}, 50 // a 100-byte body is the edge's 413
+	}))
+	big := strings.Repeat("x", 100)
+	for _, tc := range []struct {
+		name, method, path, origin, body string
+		wantCORS                         bool
+	}{
+		{"allowed GET", http.MethodGet, "/health", allowed, "", true},
+		{"allowed, other case", http.MethodGet, "/health", "https://Board.Example.org", "", true},
+		{"allowed preflight", http.MethodOptions, "/dashboard/x", allowed, "", true},
+		{"allowed edge error", http.MethodPost, "/dashboard/", allowed, big, true},
+		{"other GET", http.MethodGet, "/health", other, "", false},
+		{"other maintenance", http.MethodGet, "/maintenance/dashboards", other, "", false},
+		{"other preflight", http.MethodOptions, "/maintenance/cache", other, "", false},
+		{"other edge error", http.MethodPost, "/dashboard/", other, big, false},
+		{"same scheme, other port", http.MethodGet, "/health", allowed + ":8443", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{"Origin": {tc.origin}}
+			if tc.method == http.MethodOptions {
+				h.Set("Access-Control-Request-Method", "DELETE")
+			}
+			r := e.request(t, tc.method, tc.path, tc.body, h)
+			acao, creds := r.header.Get("Access-Control-Allow-Origin"), r.header.Get("Access-Control-Allow-Credentials")
+			if tc.wantCORS && (acao != tc.origin || creds != "true") {
+				t.Errorf("status %d: Access-Control-Allow-Origin %q, credentials %q; want the origin echoed", r.status, acao, creds)
+			}
+			if !tc.wantCORS && (acao != "" || creds != "" || r.header.Get("Access-Control-Allow-Methods") != "") {
+				t.Errorf("status %d: CORS headers for an origin not allowed: %v", r.status, r.header)
+			}
+			if !strings.Contains(r.header.Get("Vary"), "Origin") {
+				t.Errorf("Vary %q lacks Origin: a cache could serve one origin's answer to another", r.header.Get("Vary"))
+			}
+		})
+	}
+}
+
 func TestCompatCORS(t *testing.T) {
 	e := newTestEnv(t)
 	const origin = "http://localhost:3000"

@@ -88,7 +88,7 @@ func withCache(cacheStore store.Store, cfg curves.Config) envOption {
 func withEmptyChannelList() envOption { return func(s *envSettings) { s.skipListLoad = true } }
 
 // newTestEnv starts the simulator, the channel list (loaded), the dashboard store and the server.
-func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
+func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	t.Helper()
 	e := &testEnv{now: time.Now()}
 	e.sim = sim.New(sim.Config{})
@@ -122,7 +122,7 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 }
 
 // start builds the dashboard store on e.db and the server, and serves it.
-func (e *testEnv) start(t *testing.T, set envSettings) {
+func (e *testEnv) start(t testing.TB, set envSettings) {
 	t.Helper()
 	var dashStore DashboardStore // nil interface without a store: the dashboard routes answer 503
 	if !set.noStore {

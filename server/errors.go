@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -33,10 +34,17 @@ const (
 	msgStoreUnavailable  = "Dashboard storage is unavailable, try again later"
 	msgInternal          = "Internal Server Error"
 	msgBodyTooLarge      = "Request body too large"
+	msgBodyTimeout       = "Request body not received in time"
+	msgBodiesBusy        = "Too many request bodies in progress, try again later"
 	msgMaintenanceDenied = "Maintenance routes require a valid token"
 	msgUnknownRoute      = "Not Found"
 	msgMethodNotAllowed  = "Method Not Allowed"
+	msgClientClosed      = "Client Closed Request"
 )
+
+// statusClientClosed is nginx's status for a request whose client hung up before the answer: it is
+// logged, never seen by the client, and is the client's doing, not a server error.
+const statusClientClosed = 499
 
 // statusOf maps any error a handler returns to the status and detail the client sees. It is the only
 // place where package errors become HTTP statuses; curve and data-api errors go through
@@ -61,6 +69,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusServiceUnavailable, msgStoreUnavailable
 	case errors.As(err, &fe):
 		return fe.Code, fe.Message
+	case errors.Is(err, context.Canceled):
+		// Only the client going away (or the server shutting down, which drops the answer too) cancels
+		// a request's context; a passed deadline is DeadlineExceeded, 504.
+		return statusClientClosed, msgClientClosed
 	}
 	if status, detail, ok := curve.ErrorStatus(err); ok {
 		return status, detail
@@ -75,6 +87,11 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		return c.Status(http.StatusUnprocessableEntity).JSON(fiber.Map{"detail": ve.items})
 	}
 	status, detail := statusOf(err)
+	if requestContext(c).Err() != nil {
+		// The client is gone: whatever failed failed because of that (an upstream read cut short, a
+		// store call cancelled), and nobody reads the answer.
+		status, detail = statusClientClosed, msgClientClosed
+	}
 	if status >= 500 {
 		s.logger(c).LogAttrs(c.UserContext(), slog.LevelError, "request failed",
 			slog.Int("status", status), slog.String("error", err.Error()))

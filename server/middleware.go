@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,12 +95,18 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	return nil
 }
 
-// cors allows every origin, method and header with credentials, as the old backend (Starlette's
-// CORSMiddleware with allow_origins=["*"] and allow_credentials): the origin is echoed, since "*" is
-// not allowed together with credentials.
+// cors allows the configured origins (Config.AllowOrigins) every method and header with credentials;
+// by default every origin, as the old backend (Starlette's CORSMiddleware with allow_origins=["*"] and
+// allow_credentials): the origin is echoed, since "*" is not allowed together with credentials. Another
+// origin's request is served without CORS headers, so its page cannot read the answer (nor send a
+// preflighted request).
 func (s *Server) cors(c *fiber.Ctx) error {
 	origin := c.Get(fiber.HeaderOrigin)
 	if origin == "" {
+		return c.Next()
+	}
+	if !s.originAllowed(origin) {
+		c.Vary(fiber.HeaderOrigin)
 		return c.Next()
 	}
 	c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
@@ -115,6 +123,11 @@ func (s *Server) cors(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// originAllowed says whether a page of origin may read the answers.
+func (s *Server) originAllowed(origin string) bool {
+	return len(s.cfg.AllowOrigins) == 0 || slices.Contains(s.cfg.AllowOrigins, strings.ToLower(origin))
+}
+
 // deadline bounds the request by d; work still running then is cancelled and the answer is 504.
 func (s *Server) deadline(d time.Duration) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -129,20 +142,37 @@ func (s *Server) deadline(d time.Duration) fiber.Handler {
 	}
 }
 
-// maintenanceAuth checks the maintenance token when one is configured.
+// maintenanceAuth checks the maintenance token when one is configured. The token travels only as
+// "Authorization: Bearer <token>" (RFC 6750): the scheme name in any case, followed by one or more spaces
+// (RFC 9110 §11.4). The undocumented X-Maintenance-Token header it also took is gone: no documented
+// client used it, the OpenAPI security scheme describes only the standard one, and one header is all a
+// proxy needs to strip or redact from its logs. A refusal carries WWW-Authenticate, as 401 must.
 func (s *Server) maintenanceAuth(c *fiber.Ctx) error {
 	want := s.cfg.MaintenanceToken
 	if want == "" {
 		return c.Next()
 	}
-	got := c.Get("X-Maintenance-Token")
-	if auth := c.Get(fiber.HeaderAuthorization); got == "" && strings.HasPrefix(auth, "Bearer ") {
-		got = strings.TrimPrefix(auth, "Bearer ")
-	}
-	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+	if !tokenMatches(bearerToken(c.Get(fiber.HeaderAuthorization)), want) {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="maintenance"`)
 		return newHTTPError(http.StatusUnauthorized, msgMaintenanceDenied)
 	}
 	return c.Next()
+}
+
+// bearerToken is the credentials of an Authorization header of the Bearer scheme, or "".
+func bearerToken(auth string) string {
+	scheme, token, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.Trim(token, " \t")
+}
+
+// tokenMatches compares in constant time. Both sides are hashed first: subtle.ConstantTimeCompare
+// returns at once when the lengths differ, which would tell an attacker the token's length.
+func tokenMatches(got, want string) bool {
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return got != "" && subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
 // jsonBytes sends pre-encoded JSON.

@@ -3,7 +3,9 @@ package server
 import (
 	"encoding/json"
 	"html"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,14 +23,30 @@ func openAPIPath(p string) string {
 	return strings.Join(parts, "/")
 }
 
+// publicRoutes are the routes the main port serves, which its OpenAPI document and /docs describe: with
+// a separate maintenance listener, the maintenance routes are not among them.
+func (s *Server) publicRoutes() []route {
+	all := s.routes()
+	if !s.cfg.SeparateMaintenance {
+		return all
+	}
+	out := all[:0]
+	for _, r := range all {
+		if !r.maintenance {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // openAPI builds the OpenAPI 3.0 document from the route table, so it can never miss a route.
 func (s *Server) openAPI() map[string]any {
-	detail := map[string]any{"type": "object", "properties": map[string]any{"detail": map[string]any{}}}
+	detail := map[string]any{"$ref": "#/components/schemas/Error"}
 	errResp := func(desc string) map[string]any {
 		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": detail}}}
 	}
 	paths := map[string]any{}
-	for _, r := range s.routes() {
+	for _, r := range s.publicRoutes() {
 		op := map[string]any{
 			"summary":     r.summary,
 			"tags":        []string{r.tag},
@@ -57,11 +75,12 @@ func (s *Server) openAPI() map[string]any {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		responses := map[string]any{strconv.Itoa(status): map[string]any{"description": "Successful Response"}}
+		responses := map[string]any{strconv.Itoa(status): successResponse(r)}
 		responses["422"] = errResp("Validation Error")
 		responses["504"] = errResp("Request timed out")
 		if r.maintenance && s.cfg.MaintenanceToken != "" {
 			responses["401"] = errResp("Missing or wrong maintenance token")
+			op["security"] = []any{map[string]any{maintenanceScheme: []string{}}}
 		}
 		for code, desc := range routeErrors(r) {
 			responses[code] = errResp(desc)
@@ -75,17 +94,33 @@ func (s *Server) openAPI() map[string]any {
 		}
 		item[strings.ToLower(r.method)] = op
 	}
+	components := map[string]any{"schemas": schemas()}
+	if s.cfg.MaintenanceToken != "" {
+		components["securitySchemes"] = map[string]any{maintenanceScheme: map[string]any{
+			"type": "http", "scheme": "bearer",
+			"description": "MAINTENANCE_TOKEN, sent as Authorization: Bearer <token> (scheme name in any case)"}}
+	}
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "Data Board backend (databoard)", "version": "1",
 			"description": streamDescription},
-		"servers": []any{map[string]any{"url": s.cfg.RootPath}},
-		"paths":   paths,
-		"components": map[string]any{"schemas": map[string]any{
-			"DashboardDTO": map[string]any{"type": "object", "required": []string{"dashboard"},
-				"properties": map[string]any{"dashboard": map[string]any{"type": "object"}}},
-		}},
+		"servers":    []any{map[string]any{"url": s.cfg.RootPath}},
+		"paths":      paths,
+		"components": components,
 	}
+}
+
+// maintenanceScheme names the security scheme of the maintenance routes when a token is set.
+const maintenanceScheme = "maintenanceToken"
+
+// successResponse describes r's success answer: its schema for JSON, its media type otherwise.
+func successResponse(r route) map[string]any {
+	media, schema := r.media, map[string]any{"type": "string"}
+	if media == "" {
+		media, schema = mediaJSON, map[string]any{"$ref": "#/components/schemas/" + r.answer}
+	}
+	return map[string]any{"description": "Successful Response",
+		"content": map[string]any{media: map[string]any{"schema": schema}}}
 }
 
 // streamDescription names the route OpenAPI cannot describe: the WebSocket.
@@ -123,7 +158,7 @@ func (s *Server) handleDocs(c *fiber.Ctx) error {
 		`table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}</style></head><body>`)
 	b.WriteString(`<h1>databoard API</h1><p>Machine-readable: <a href="` + html.EscapeString(strings.TrimRight(s.cfg.RootPath, "/")) +
 		`/openapi.json">openapi.json</a>. Errors are <code>{"detail": ...}</code>.</p><p>` + html.EscapeString(streamDescription) + `</p>`)
-	for _, r := range s.routes() {
+	for _, r := range s.publicRoutes() {
 		b.WriteString("<h2><code>" + r.method + " " + html.EscapeString(openAPIPath(r.path)) + "</code></h2><p>" +
 			html.EscapeString(r.summary) + "</p>")
 		if len(r.query) > 0 {
@@ -139,8 +174,28 @@ func (s *Server) handleDocs(c *fiber.Ctx) error {
 			b.WriteString("</table>")
 		}
 		if r.body {
-			b.WriteString(`<p>Body: DashboardDTO <code>{"dashboard": {"widgets": [...]}}</code></p>`)
+			b.WriteString(`<p>Body: <a href="#schema-DashboardDTO">DashboardDTO</a> <code>{"dashboard": {"widgets": [...]}}</code></p>`)
 		}
+		status := r.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		b.WriteString("<p>Answer: " + strconv.Itoa(status) + " ")
+		if r.media != "" {
+			b.WriteString("<code>" + r.media + "</code>")
+		} else {
+			b.WriteString(`<a href="#schema-` + r.answer + `">` + r.answer + "</a>")
+		}
+		if r.maintenance && s.cfg.MaintenanceToken != "" {
+			b.WriteString("; requires <code>Authorization: Bearer &lt;token&gt;</code> (401 otherwise)")
+		}
+		b.WriteString("</p>")
+	}
+	b.WriteString("<h1>Schemas</h1>")
+	all := schemas()
+	for _, name := range slices.Sorted(maps.Keys(all)) {
+		js, _ := json.MarshalIndent(all[name], "", "  ")
+		b.WriteString(`<h2 id="schema-` + name + `">` + name + "</h2><pre>" + html.EscapeString(string(js)) + "</pre>")
 	}
 	b.WriteString("</body></html>")
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)

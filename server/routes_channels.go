@@ -137,9 +137,19 @@ func (s *Server) handleRawLink(c *fiber.Ctx) error {
 	if err := q.Err(); err != nil {
 		return err
 	}
+	if err := curve.CheckWindow(begin, end); err != nil {
+		return err
+	}
+	if end > maxLinkMs {
+		// The link's dates have four-digit years; later ones would be garbage data-api cannot read.
+		return newHTTPError(http.StatusBadRequest, "end_time is after the year 9999")
+	}
 	// Written without HTML escaping (Go's would turn & into \u0026): the same text FastAPI sent.
 	return jsonBytes(c, http.StatusOK, appendRawLinkJSON(rawLink(s.cfg.DaqbufPublicURL, backend, name, begin, end)))
 }
+
+// maxLinkMs is the last millisecond of the year 9999, the last a raw link's date can name.
+const maxLinkMs = 253402300799999
 
 // rawLink is the data-api events URL the browser downloads from: dates in UTC with milliseconds in the
 // form "YYYY-MM-DD HH:MM:SS.mmm+00:00", form-encoded in the old backend's parameter order.

@@ -5,10 +5,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/databoard/databoard/cache"
 	"github.com/databoard/databoard/cache/store"
@@ -23,15 +25,25 @@ type Config struct {
 	// DaqbufPublicURL is the data-api base written into raw links (DAQBUF_DEFAULT_URL).
 	// Default "https://data-api.psi.ch/api/4".
 	DaqbufPublicURL string
-	// MaintenanceToken, when set, must be sent as "Authorization: Bearer <token>" (or X-Maintenance-Token)
-	// to reach /maintenance routes. Default "": open, as the old backend (nginx denies them outside).
+	// MaintenanceToken, when set, must be sent as "Authorization: Bearer <token>" to reach /maintenance
+	// routes (and /metrics). Default "": open, as the old backend (nginx denies them outside).
 	MaintenanceToken string
 	// SeparateMaintenance splits the routes: Handler omits /maintenance, MaintenanceHandler serves only
 	// them (for a separate listen address). Default false: one handler serves everything.
 	SeparateMaintenance bool
+	// AllowOrigins are the origins (scheme://host[:port], lower case) whose pages may read the answers,
+	// with credentials (CORS_ALLOW_ORIGINS). Default empty: any origin, echoed, as the old backend.
+	AllowOrigins []string
 	// BodyLimit is the largest request body accepted, in bytes; larger bodies get 413. Default 40 MiB
 	// (four times the default dashboard limit, whose exact BSON check the store does).
 	BodyLimit int64
+	// BodyBudget bounds the bytes of request bodies held at once, by all requests together: a request
+	// whose body would exceed it waits (up to BodyTimeout, then 503). Default 2 × BodyLimit; never
+	// below BodyLimit.
+	BodyBudget int64
+	// BodyTimeout is how long a client may take to send a request body once its headers arrived;
+	// slower bodies get 408 and the connection is closed. Default 30 s (40 MiB at about 1.4 MB/s).
+	BodyTimeout time.Duration
 	// Deadlines per route group; zero values take the contract's (search 15 s, recent 10 s, curve 60 s,
 	// raw-link 5 s, dashboards 5 s, root/health 5 s).
 	Deadlines Deadlines
@@ -93,6 +105,10 @@ type Server struct {
 	app  *fiber.App
 	mapp *fiber.App // maintenance-only app when SeparateMaintenance
 
+	// bodyRoutes are the routes that read a request body; bodies holds BodyBudget.
+	bodyRoutes []route
+	bodies     *semaphore.Weighted
+
 	listCache channelListCache
 	metrics   *httpMetrics // nil without a registry
 }
@@ -110,6 +126,17 @@ func New(cfg Config, deps Deps) *Server {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 40 << 20
 	}
+	cfg.AllowOrigins = slices.Clone(cfg.AllowOrigins)
+	for i, o := range cfg.AllowOrigins {
+		cfg.AllowOrigins[i] = strings.ToLower(o) // browsers send the scheme and host in lower case
+	}
+	if cfg.BodyBudget <= 0 {
+		cfg.BodyBudget = 2 * cfg.BodyLimit
+	}
+	cfg.BodyBudget = max(cfg.BodyBudget, cfg.BodyLimit)
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 30 * time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -123,7 +150,12 @@ func New(cfg Config, deps Deps) *Server {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, deps: deps, log: deps.Logger}
+	s := &Server{cfg: cfg, deps: deps, log: deps.Logger, bodies: semaphore.NewWeighted(cfg.BodyBudget)}
+	for _, r := range s.routes() {
+		if r.body {
+			s.bodyRoutes = append(s.bodyRoutes, r)
+		}
+	}
 	if deps.Metrics != nil {
 		s.metrics = newHTTPMetrics(deps.Metrics)
 		if deps.Dashboards != nil {

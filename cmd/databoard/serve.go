@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -141,7 +142,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		PollMin: cfg.StreamPollMin, PollMax: cfg.StreamPollMax, MaxSubscriptions: cfg.StreamMaxSubscriptions,
 		Linger: cfg.StreamLinger, History: cfg.StreamHistory, WriteTimeout: cfg.StreamWriteTimeout,
 		SendQueueBytes: int(cfg.StreamSendQueueBytes), Logger: log.With(slog.String("component", "stream")),
-		Redis: redisClient, RedisPrefix: cfg.RedisKeyPrefix,
+		Redis: redisClient, RedisPrefix: cfg.RedisKeyPrefix, AllowOrigins: originPatterns(cfg.AllowedOrigins()),
 	}, streamCurves, reg)
 	cleanup.add(func(ctx context.Context) {
 		if err := hub.Close(ctx); err != nil {
@@ -152,6 +153,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		RootPath:            cfg.RootPath,
 		DaqbufPublicURL:     publicURL,
 		MaintenanceToken:    cfg.MaintenanceToken,
+		AllowOrigins:        cfg.AllowedOrigins(),
 		SeparateMaintenance: cfg.MaintenanceListenAddr != "",
 		BodyLimit:           4*cfg.DashboardMaxSingleBytes + 1<<20,
 		CurveSettle:         curveCache.Settle(),
@@ -192,6 +194,27 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		}
 	}
 	return runErr
+}
+
+// originPatterns turns CORS_ALLOW_ORIGINS into the stream's origin patterns, so the WebSocket admits the
+// pages the REST API answers and no others. A pattern keeps the origin's scheme: the WebSocket library
+// matches a pattern that contains "://" against the Origin's scheme://host, as strict as the CORS check
+// (a bare host pattern would also admit the http:// page of an https:// origin). Config validation
+// already refused the characters a pattern would read as wildcards. Empty stays empty: any origin.
+func originPatterns(origins []string) []string {
+	var out []string
+	for _, o := range origins {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" {
+			continue // cannot happen after validation; skipping denies rather than allows
+		}
+		out = append(out, u.Scheme+"://"+u.Host)
+	}
+	if len(origins) > 0 && len(out) == 0 {
+		// Every configured origin was unusable: admit none rather than fall back to "any".
+		out = []string{"invalid.invalid"}
+	}
+	return out
 }
 
 // listen binds addr and serves h on it in the background; errors after startup arrive on errc.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,7 +34,7 @@ func testServeDemo(t *testing.T, redisURL string) {
 	}
 	cfg, err := configs.Load(func(name string) string {
 		return map[string]string{"DEMO": "true", "LISTEN_ADDR": "127.0.0.1:0", "DATA_DIR": t.TempDir(),
-			"REDIS_URL": redisURL, "REDIS_KEY_PREFIX": prefix}[name]
+			"REDIS_URL": redisURL, "REDIS_KEY_PREFIX": prefix, "CORS_ALLOW_ORIGINS": allowedOrigin}[name]
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +97,7 @@ func testServeDemo(t *testing.T, redisURL string) {
 		t.Errorf("/maintenance/cache = %d %.200s", code, body)
 	}
 	checkStream(t, base)
+	checkStreamOrigins(t, base)
 	res, err := http.Post(base+"/dashboard/", "application/json", strings.NewReader(`{"dashboard":{"widgets":[]}}`))
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +115,43 @@ func testServeDemo(t *testing.T, redisURL string) {
 		}
 	case <-time.After(40 * time.Second):
 		t.Fatal("serve did not shut down")
+	}
+}
+
+// allowedOrigin is the CORS_ALLOW_ORIGINS of the demo server.
+const allowedOrigin = "https://board.example.org"
+
+// checkStreamOrigins: the WebSocket admits the pages CORS_ALLOW_ORIGINS names and refuses others (403),
+// as the REST API's CORS answers do.
+func checkStreamOrigins(t *testing.T, base string) {
+	t.Helper()
+	for _, tc := range []struct {
+		origin string
+		ok     bool
+	}{{allowedOrigin, true}, {"https://evil.example", false}, {"http://board.example.org", false}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ws, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/stream",
+			&websocket.DialOptions{HTTPHeader: http.Header{"Origin": {tc.origin}}})
+		cancel()
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("stream from %s: %v", tc.origin, err)
+		case !tc.ok && (err == nil || res == nil || res.StatusCode != http.StatusForbidden):
+			t.Errorf("stream from %s: error %v, want 403", tc.origin, err)
+		}
+		if ws != nil {
+			_ = ws.CloseNow()
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/health", nil)
+	req.Header.Set("Origin", "https://evil.example")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := res.Header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("REST answer to another origin has Access-Control-Allow-Origin %q", got)
 	}
 }
 
@@ -220,5 +259,24 @@ func TestNewRedisClientTopology(t *testing.T) {
 	}
 	if _, err := newRedisClient("redis://h:1?master_name=m&nonsense=1"); err == nil {
 		t.Error("an unknown parameter was accepted")
+	}
+}
+
+func TestOriginPatterns(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		origins []string
+		want    []string
+	}{
+		{"any origin", nil, nil},
+		{"origins keep scheme and port", []string{"https://board.example.org", "http://localhost:5173"},
+			[]string{"https://board.example.org", "http://localhost:5173"}},
+		{"unusable only: none, not any", []string{"%zz"}, []string{"invalid.invalid"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := originPatterns(tc.origins); !slices.Equal(got, tc.want) {
+				t.Errorf("originPatterns(%q) = %q, want %q", tc.origins, got, tc.want)
+			}
+		})
 	}
 }

@@ -65,7 +65,8 @@ type Config struct {
 	// §7.2), and a browser plot has a few thousand pixels. Default 100 000.
 	MaxBins int64
 	// MaxRawValues bounds a raw answer: events times waveform length. Larger answers are refused with
-	// 400 (ask for num_bins), so one request cannot hold hundreds of megabytes. Default 2 000 000.
+	// 400 (ask for num_bins), so one request cannot hold hundreds of megabytes. The bound is decided
+	// before any event is fetched, from data-api's bin counts (see checkRawSize). Default 2 000 000.
 	MaxRawValues int
 	// Now is the clock; windows ending in the future are cut at now. Default time.Now.
 	Now func() time.Time
@@ -109,11 +110,10 @@ func (s *Service) Resolve(ctx context.Context, r Request) (Query, error) {
 	if err != nil {
 		return Query{}, err
 	}
+	if err := CheckWindow(r.BeginMs, r.EndMs); err != nil {
+		return Query{}, err
+	}
 	switch {
-	case r.BeginMs <= 0 || r.EndMs <= 0:
-		return Query{}, invalid("begin_time or end_time is invalid, must be valid unix time (milliseconds)")
-	case r.BeginMs > r.EndMs:
-		return Query{}, invalid("begin_time must not be after end_time")
 	case r.NumBins > s.cfg.MaxBins:
 		return Query{}, invalid("num_bins must be at most " + strconv.FormatInt(s.cfg.MaxBins, 10))
 	}
@@ -128,6 +128,18 @@ func (s *Service) Resolve(ctx context.Context, r Request) (Query, error) {
 	// waveform preview can send begin_time == end_time).
 	q.Empty = q.BeginMs >= q.EndMs
 	return q, nil
+}
+
+// CheckWindow refuses the windows the contract refuses with 400: times at or before the epoch, and a
+// begin after the end. The raw-data link checks its window with it too, so both routes agree.
+func CheckWindow(beginMs, endMs int64) error {
+	switch {
+	case beginMs <= 0 || endMs <= 0:
+		return invalid("begin_time or end_time is invalid, must be valid unix time (milliseconds)")
+	case beginMs > endMs:
+		return invalid("begin_time must not be after end_time")
+	}
+	return nil
 }
 
 func (s *Service) resolveChannel(ctx context.Context, r Request) (daqbuf.Channel, error) {
@@ -165,8 +177,7 @@ func (s *Service) Fetch(ctx context.Context, q Query) (*Curve, Status, error) {
 		return nil, status, err
 	}
 	if n := rawValues(cv.events); cv.raw && n > s.cfg.MaxRawValues {
-		return nil, status, invalid("too many raw values (" + strconv.Itoa(n) + ", at most " +
-			strconv.Itoa(s.cfg.MaxRawValues) + "): ask for fewer by giving num_bins or a shorter window")
+		return nil, status, tooManyRaw(uint64(n), s.cfg.MaxRawValues, "")
 	}
 	return cv, status, nil
 }
@@ -174,10 +185,13 @@ func (s *Service) Fetch(ctx context.Context, q Query) (*Curve, Status, error) {
 func (s *Service) fill(ctx context.Context, cv *Curve, q Query, evq daqbuf.EventsQuery) (Status, error) {
 	if q.NumBins <= 0 {
 		cv.raw = true
+		countStatus, err := s.checkRawSize(ctx, q, evq)
+		if err != nil {
+			return countStatus, err
+		}
 		var status Status
-		var err error
 		cv.events, status, err = s.events(ctx, evq)
-		return status, err
+		return Combine(countStatus, status), err
 	}
 	bins, status, err := s.bins(ctx, daqbuf.BinnedQuery{Channel: evq.Channel, Range: evq.Range, BinCount: int(q.NumBins)})
 	if err != nil {
@@ -185,6 +199,11 @@ func (s *Service) fill(ctx context.Context, cv *Curve, q Query, evq daqbuf.Event
 	}
 	cv.bins = bins
 	if !q.RawIfSparse || eventsInBins(bins) >= uint64(q.NumBins) {
+		return status, nil
+	}
+	if _, most := countsIn(bins, evq.Range); most*channelWidth(q.Channel) > uint64(s.cfg.MaxRawValues) {
+		// Few events but wide waveforms: raw they could exceed the bound, so the bins stay (the old
+		// backend's rule keeps waveforms binned anyway unless there is a single one).
 		return status, nil
 	}
 	events, evStatus, err := s.events(ctx, evq)
@@ -212,6 +231,58 @@ func (s *Service) bins(ctx context.Context, q daqbuf.BinnedQuery) ([]*daqbuf.Bin
 		return nil, status, nil
 	}
 	return b, status, err
+}
+
+// rawCountBins is how many bins the raw-size check asks for: enough that the two bins at the window's
+// edges (which may reach outside it) are a small part of the count, few enough to be one cheap request.
+const rawCountBins = 64
+
+// checkRawSize decides the raw-value bound before any event is fetched: data-api's bins carry event
+// counts, and a binned request is cheap for it (pre-binned data) where the events could be gigabytes.
+// The bins inside the window count events that are certainly in the answer: over the bound, the answer
+// is 400 without fetching. Otherwise the events are fetched, and they hold at most the count of all
+// bins (edge bins included), so a request holds at most the bound plus two edge bins; Fetch checks the
+// exact figure afterwards. The width comes from the channel list's shape (1 when unknown: a waveform
+// sent by series id alone is caught by that later check).
+func (s *Service) checkRawSize(ctx context.Context, q Query, evq daqbuf.EventsQuery) (Status, error) {
+	bins, status, err := s.bins(ctx, daqbuf.BinnedQuery{Channel: evq.Channel, Range: evq.Range, BinCount: rawCountBins})
+	if err != nil {
+		return status, err
+	}
+	if least, _ := countsIn(bins, evq.Range); least*channelWidth(q.Channel) > uint64(s.cfg.MaxRawValues) {
+		return status, tooManyRaw(least*channelWidth(q.Channel), s.cfg.MaxRawValues, "or more")
+	}
+	return status, nil
+}
+
+func tooManyRaw(n uint64, bound int, qualifier string) error {
+	if qualifier != "" {
+		qualifier = " " + qualifier
+	}
+	return invalid("too many raw values (" + strconv.FormatUint(n, 10) + qualifier + ", at most " +
+		strconv.Itoa(bound) + "): ask for fewer by giving num_bins or a shorter window")
+}
+
+// countsIn sums the event counts of bins: least over the bins wholly inside r, most over all of them.
+func countsIn(bins []*daqbuf.BinBatch, r daqbuf.Range) (least, most uint64) {
+	for _, b := range bins {
+		for i, c := range b.Counts {
+			most += c
+			if i < len(b.Ts1) && i < len(b.Ts2) && b.Ts1[i] >= r.Beg && b.Ts2[i] <= r.End {
+				least += c
+			}
+		}
+	}
+	return least, most
+}
+
+// channelWidth is the number of values in one event of ch: the product of its shape, 1 for scalars.
+func channelWidth(ch daqbuf.Channel) uint64 {
+	w := uint64(1)
+	for _, d := range ch.Shape {
+		w *= uint64(max(d, 1))
+	}
+	return w
 }
 
 func eventsInBins(bins []*daqbuf.BinBatch) uint64 {

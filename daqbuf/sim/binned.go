@@ -63,6 +63,7 @@ func (s *Sim) serveBinned(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	b := newBinner(s.cat.def(idx), beg, end, width, c.now)
+	b.done = r.Context().Done()
 	if mode == modeJSON {
 		s.plainBins(w, c, b)
 		return

@@ -26,6 +26,9 @@ type binner struct {
 	carry    float32
 	hasCarry bool
 	scratch  []float64
+	// done, when set, stops the walk early (the client went away): one bin of a long range can hold
+	// hundreds of millions of events, far too many to finish for nobody.
+	done <-chan struct{}
 }
 
 // newBinner prepares the bins of width w covering [beg, end), grid-aligned to multiples of w.
@@ -88,6 +91,10 @@ func (b *binner) fill(t1, t2, covEnd, kEnd int64) Bin {
 		see(cur)
 	}
 	for ; b.k < kEnd; b.k++ {
+		if b.k&0xffff == 0 && b.cancelled() {
+			b.k = kEnd
+			break
+		}
 		ts := b.d.ts(b.k)
 		v := b.d.binValue(b.k, b.scratch)
 		if has {
@@ -114,6 +121,16 @@ func (b *binner) fill(t1, t2, covEnd, kEnd int64) Bin {
 	}
 	bin.Min, bin.Max, bin.Avg = lo, hi, avg
 	return bin
+}
+
+// cancelled says whether done is closed.
+func (b *binner) cancelled() bool {
+	select {
+	case <-b.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // Bins returns exactly the bins /binned serves for ch over [beg, end) with the given binCount or
