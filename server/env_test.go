@@ -146,7 +146,7 @@ func (e *testEnv) start(t testing.TB, set envSettings) {
 }
 
 // startStore builds and starts the dashboard store on e.db.
-func (e *testEnv) startStore(t *testing.T, set envSettings) {
+func (e *testEnv) startStore(t testing.TB, set envSettings) {
 	t.Helper()
 	var err error
 	e.store, err = dashboards.New(e.db, set.store, nil)
