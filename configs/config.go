@@ -141,7 +141,7 @@ type Config struct {
 	// (STREAM_WRITE_TIMEOUT). Default 30s.
 	StreamWriteTimeout time.Duration
 	// StreamSendQueueBytes bounds one connection's queue of unsent messages (STREAM_SEND_QUEUE_BYTES).
-	// Default 4 MiB.
+	// Default 1 MiB.
 	StreamSendQueueBytes int64
 	// Demo serves curves from the in-process data-api simulator instead of DaqbufDefaultURL (DEMO).
 	// Default false.
@@ -177,7 +177,7 @@ func Default() Config {
 		StreamLinger:                  30 * time.Second,
 		StreamHistory:                 10 * time.Minute,
 		StreamWriteTimeout:            30 * time.Second,
-		StreamSendQueueBytes:          4 * MiB,
+		StreamSendQueueBytes:          1 * MiB,
 	}
 }
 

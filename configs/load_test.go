@@ -63,7 +63,7 @@ func TestConfigLoadDefaults(t *testing.T) {
 		"STREAM_LINGER":                     "30s",
 		"STREAM_HISTORY":                    "10m0s",
 		"STREAM_WRITE_TIMEOUT":              "30s",
-		"STREAM_SEND_QUEUE_BYTES":           "4194304",
+		"STREAM_SEND_QUEUE_BYTES":           "1048576",
 	}
 	got := map[string]string{}
 	for _, s := range c.Settings() {

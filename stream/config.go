@@ -23,7 +23,8 @@ type Config struct {
 	// (STREAM_WRITE_TIMEOUT). Default 30 s.
 	WriteTimeout time.Duration
 	// SendQueueBytes bounds a connection's queue of encoded messages; when it is full, subscriptions
-	// with appends waiting are conflated to one fresh snapshot (STREAM_SEND_QUEUE_BYTES). Default 4 MiB.
+	// with appends waiting are conflated to one fresh snapshot (STREAM_SEND_QUEUE_BYTES). Default 1 MiB: a
+	// larger queue only lets a slow client fall further behind before it gets a fresh snapshot.
 	SendQueueBytes int
 	// Heartbeat: a heartbeat message is sent after this long without any other. Default 20 s.
 	Heartbeat time.Duration
@@ -64,7 +65,7 @@ func (c Config) withDefaults() Config {
 		c.MaxSubscriptions = 100
 	}
 	if c.SendQueueBytes <= 0 {
-		c.SendQueueBytes = 4 << 20
+		c.SendQueueBytes = 1 << 20
 	}
 	def(&c.LeaseTTL, 5*time.Second)
 	if c.RedisPrefix == "" {

@@ -188,7 +188,7 @@ func (c *conn) next() (it outItem, resnap *subscription, ok bool) {
 
 // writeLoop writes queued messages until ctx ends or a write fails; it sends heartbeats when idle.
 func (c *conn) writeLoop(ctx context.Context) {
-	var buf []byte
+	var head []byte
 	msgType := websocket.MessageText
 	if c.format == formatMsgpack {
 		msgType = websocket.MessageBinary
@@ -213,24 +213,25 @@ func (c *conn) writeLoop(ctx context.Context) {
 				it = outItem{typ: typeHeartbeat, body: heartbeatBody(c.format, c.hub.cfg.Now().UnixMilli())}
 			}
 		}
-		buf = frame(buf[:0], c.format, it.typ, it.id, it.hasID, it.body)
-		if err := c.write(ctx, msgType, buf); err != nil {
+		// The head (type and id) is this connection's; the body is shared by every subscriber and is
+		// written as it is, never copied per connection.
+		head = frameHead(head[:0], c.format, it.typ, it.id, it.hasID, it.body)
+		n, err := c.write(ctx, msgType, head, it.body.b, c.format == formatJSON)
+		if err != nil {
 			return
 		}
 		c.hub.metrics.messages.Inc()
-		c.hub.metrics.bytes.Add(float64(len(buf)))
-		if cap(buf) > 1<<20 {
-			buf = nil // do not keep one huge snapshot's buffer per connection
-		}
+		c.hub.metrics.bytes.Add(float64(n))
 		idle.Reset(c.hub.cfg.Heartbeat)
 	}
 }
 
-// write sends one frame within WriteTimeout; past it the client is a slow consumer and is closed.
-func (c *conn) write(ctx context.Context, typ websocket.MessageType, b []byte) error {
+// write sends one message, head then body (then the closing brace of a JSON object), within
+// WriteTimeout; past it the client is a slow consumer and is closed. It returns the bytes written.
+func (c *conn) write(ctx context.Context, typ websocket.MessageType, head, body []byte, closeBrace bool) (int, error) {
 	wctx, cancel := context.WithTimeout(ctx, c.hub.cfg.WriteTimeout)
 	defer cancel()
-	err := c.ws.Write(wctx, typ, b)
+	n, err := c.writeMessage(wctx, typ, head, body, closeBrace)
 	if err != nil && ctx.Err() == nil && errors.Is(wctx.Err(), context.DeadlineExceeded) {
 		c.hub.metrics.slowCloses.Inc()
 		c.log.Info("stream: closing a slow consumer", slog.Duration("write_timeout", c.hub.cfg.WriteTimeout))
@@ -239,30 +240,60 @@ func (c *conn) write(ctx context.Context, typ websocket.MessageType, b []byte) e
 		_ = c.ws.Close(statusSlowConsumer, "slow consumer")
 		_ = c.ws.CloseNow()
 	}
-	return err
+	return n, err
+}
+
+func (c *conn) writeMessage(ctx context.Context, typ websocket.MessageType, head, body []byte, closeBrace bool) (int, error) {
+	if len(body) < 4096 {
+		// Small messages (appends, control) go out as one frame from one buffer.
+		msg := append(head, body...)
+		if closeBrace {
+			msg = append(msg, '}')
+		}
+		return len(msg), c.ws.Write(ctx, typ, msg)
+	}
+	w, err := c.ws.Writer(ctx, typ)
+	if err != nil {
+		return 0, err
+	}
+	n := len(head) + len(body)
+	if _, err := w.Write(head); err != nil {
+		return 0, err
+	}
+	if _, err := w.Write(body); err != nil {
+		return 0, err
+	}
+	if closeBrace {
+		n++
+		if _, err := w.Write([]byte{'}'}); err != nil {
+			return 0, err
+		}
+	}
+	return n, w.Close()
 }
 
 // readLoop handles client messages until the connection ends.
 func (c *conn) readLoop(ctx context.Context) {
 	c.ws.SetReadLimit(maxFrameBytes)
-	buf := make([]byte, maxClientMessage+1)
 	for {
 		typ, r, err := c.ws.Reader(ctx)
 		if err != nil {
 			return
 		}
-		n, err := io.ReadFull(r, buf)
-		if err == nil { // more than maxClientMessage bytes
+		// Read per message, no buffer kept per connection: most connections send a few small messages
+		// in their life, and an idle one should cost as little as possible.
+		data, err := io.ReadAll(io.LimitReader(r, maxClientMessage+1))
+		if err != nil {
+			return
+		}
+		if len(data) > maxClientMessage {
 			if _, err := io.Copy(io.Discard, r); err != nil {
 				return
 			}
 			c.refuse(badMessage("message larger than " + strconv.Itoa(maxClientMessage) + " bytes"))
 			continue
 		}
-		if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-			return
-		}
-		c.handle(ctx, typ, buf[:n])
+		c.handle(ctx, typ, data)
 	}
 }
 

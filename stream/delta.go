@@ -2,6 +2,7 @@ package stream
 
 import (
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/databoard/databoard/daqbuf/curve"
@@ -68,20 +69,22 @@ func diff(old, cur *curve.Doc) (d delta, changed bool) {
 	for m, pm := range pointMaps {
 		cur := pm[1]
 		i := sendFrom(func(i int) int64 { return cur[i].Time }, len(cur), cuts[m].same)
+		// Copies, not sub-slices: an append lives in the history for minutes, and a sub-slice would
+		// keep the whole curve it was cut from alive with it.
 		if len(cur) > i {
 			switch m {
 			case 0:
-				add.Values = cur[i:]
+				add.Values = slices.Clone(cur[i:])
 			case 1:
-				add.Mins = cur[i:]
+				add.Mins = slices.Clone(cur[i:])
 			case 2:
-				add.Maxs = cur[i:]
+				add.Maxs = slices.Clone(cur[i:])
 			}
 		}
 	}
 	i := sendFrom(func(i int) int64 { return cur.Meta[i].Time }, len(cur.Meta), cuts[3].same)
 	if len(cur.Meta) > i {
-		add.Meta = cur.Meta[i:]
+		add.Meta = slices.Clone(cur.Meta[i:])
 	}
 	d.add = add
 	trimmed := cuts[0].oldFrom > 0 || cuts[1].oldFrom > 0 || cuts[2].oldFrom > 0 || cuts[3].oldFrom > 0

@@ -49,6 +49,10 @@ func TestDiff(t *testing.T) {
 			t.Errorf("%s: changed %v trim %d replace %v@%d added %d", tt.name, ch, d.trimBefore, d.hasReplace,
 				d.replaceFrom, len(d.add.Values))
 		}
+		// The append owns its points: one kept in the history must not keep the whole curve alive.
+		if n := len(d.add.Values); n > 0 && &d.add.Values[n-1] == &tt.cur.Values[len(tt.cur.Values)-1] {
+			t.Errorf("%s: the append shares the curve's memory", tt.name)
+		}
 		// Applying the append to old gives cur, whatever it is.
 		if got := apply(tt.old, d); !reflect.DeepEqual(got.Values, tt.cur.Values) || !reflect.DeepEqual(got.Mins, tt.cur.Mins) ||
 			!reflect.DeepEqual(got.Meta, tt.cur.Meta) {

@@ -167,8 +167,9 @@ const (
 	typePong         = "pong"
 )
 
-// frame assembles one server message: {"type": typ, "id": id (when hasID), ...body}.
-func frame(dst []byte, f format, typ, id string, hasID bool, b body) []byte {
+// frameHead writes the start of one server message: {"type": typ, "id": id (when hasID), for JSON; the
+// map header with type and id for MessagePack. The body's bytes follow it, and for JSON a closing brace.
+func frameHead(dst []byte, f format, typ, id string, hasID bool, b body) []byte {
 	if f == formatMsgpack {
 		var buf bytes.Buffer
 		enc := msgpack.NewEncoder(&buf)
@@ -183,8 +184,7 @@ func frame(dst []byte, f format, typ, id string, hasID bool, b body) []byte {
 			_ = enc.EncodeString("id")
 			_ = enc.EncodeString(id)
 		}
-		dst = append(dst, buf.Bytes()...)
-		return append(dst, b.b...)
+		return append(dst, buf.Bytes()...)
 	}
 	dst = append(dst, `{"type":`...)
 	dst = curve.AppendJSONString(dst, typ)
@@ -192,8 +192,17 @@ func frame(dst []byte, f format, typ, id string, hasID bool, b body) []byte {
 		dst = append(dst, `,"id":`...)
 		dst = curve.AppendJSONString(dst, id)
 	}
+	return dst
+}
+
+// frame assembles one whole server message.
+func frame(dst []byte, f format, typ, id string, hasID bool, b body) []byte {
+	dst = frameHead(dst, f, typ, id, hasID, b)
 	dst = append(dst, b.b...)
-	return append(dst, '}')
+	if f == formatJSON {
+		dst = append(dst, '}')
+	}
+	return dst
 }
 
 // Bodies of the messages that are not series updates.

@@ -2,9 +2,10 @@ package stream
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -72,7 +73,7 @@ type series struct {
 
 func newEpoch() string {
 	var b [6]byte
-	_, _ = rand.Read(b[:])
+	_, _ = crand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
 
@@ -180,7 +181,9 @@ func (s *series) run(ctx context.Context) {
 			} else {
 				backoff = 0
 			}
-			nextPoll = time.Now().Add(period)
+			// Up to a tenth more, at random: series started together drift apart instead of polling
+			// (and fanning out) in the same instant forever.
+			nextPoll = time.Now().Add(period + rand.N(period/10+1))
 		}
 		if s.isClosed() || s.lingerPassed() {
 			return

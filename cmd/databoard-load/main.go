@@ -25,8 +25,11 @@ const (
 	exitUsage       = 2 // bad flags or a refused target; nothing was sent
 )
 
-// run parses args, runs the load and prints the result to stdout; progress and errors go to stderr.
+// run parses args ("stream ...": see runStream), runs the load and prints the result to stdout; progress and errors go to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "stream" {
+		return runStream(ctx, args[1:], stdout, stderr)
+	}
 	opts, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK

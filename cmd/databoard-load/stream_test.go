@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// fakeStream is a /stream that answers every subscribe with a snapshot and then sends an append for
+// every subscription every 50 ms, with end_time now, as a rolling window's poll would.
+func fakeStream(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ctx := r.Context()
+		var (
+			mu  sync.Mutex
+			ids = map[string]string{} // id -> channel
+		)
+		send := func(v map[string]any) error {
+			b, _ := json.Marshal(v)
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			return ws.Write(wctx, websocket.MessageText, b)
+		}
+		go func() {
+			for off := 2; ; off++ {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				now := time.Now().UnixMilli()
+				mu.Lock()
+				subs := make(map[string]string, len(ids))
+				for id, ch := range ids {
+					subs[id] = ch
+				}
+				mu.Unlock()
+				for id, ch := range subs {
+					if send(map[string]any{"type": "append", "id": id, "epoch": "e", "offset": fmt.Sprint(off),
+						"begin_time": now - 600000, "end_time": now, "trim_before": "1",
+						"curve": map[string]any{ch: map[string]any{fmt.Sprint(now * 1e6): 1.5}, ch + "_meta": map[string]any{"raw": false}}}) != nil {
+						return
+					}
+				}
+			}
+		}()
+		for {
+			_, b, err := ws.Read(ctx)
+			if err != nil {
+				return
+			}
+			var m struct{ Type, ID, Channel_name string }
+			if json.Unmarshal(b, &m) != nil || m.Type != "subscribe" {
+				t.Errorf("unexpected client message %s", b)
+				continue
+			}
+			now := time.Now().UnixMilli()
+			_ = send(map[string]any{"type": "snapshot", "id": m.ID, "epoch": "e", "offset": "1", "recovered": false,
+				"begin_time": now - 600000, "end_time": now, "curve": map[string]any{m.Channel_name: map[string]any{}}})
+			mu.Lock()
+			ids[m.ID] = m.Channel_name
+			mu.Unlock()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestStreamRun(t *testing.T) {
+	srv := fakeStream(t)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	out := runArgs(t, "stream", "-url", url, "-conns", "4", "-subs", "2", "-series", "4", "-channel-format", "CH%d",
+		"-d", "1s", "-warmup", "100ms", "-pid", "0", "-json")
+	if out.code != exitOK {
+		t.Fatalf("exit %d, stderr:\n%s", out.code, out.stderr)
+	}
+	var res struct {
+		Connected   int                `json:"connected"`
+		Messages    map[string]int64   `json:"messages"`
+		Appends     int64              `json:"appends"`
+		FanOutMS    map[string]float64 `json:"fanout_ms"`
+		SpreadMS    map[string]float64 `json:"spread_ms"`
+		FreshnessMS map[string]float64 `json:"freshness_ms"`
+		AppendBytes Distribution       `json:"append_bytes"`
+		Points      Distribution       `json:"append_points"`
+		Client      ServerUsage        `json:"client"`
+	}
+	if err := json.Unmarshal([]byte(out.stdout), &res); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, out.stdout)
+	}
+	// 8 subscriptions, an append each every 50 ms for 1 s: about 160.
+	if res.Connected != 4 || res.Appends < 40 || res.Messages["append"] != res.Appends {
+		t.Errorf("connected %d, appends %d, messages %v", res.Connected, res.Appends, res.Messages)
+	}
+	if res.FanOutMS["p99"] <= 0 || res.FanOutMS["p99"] > 1000 || res.FreshnessMS["p50"] < 30 || res.SpreadMS["max"] < 0 {
+		t.Errorf("fan-out %v, freshness %v, spread %v", res.FanOutMS, res.FreshnessMS, res.SpreadMS)
+	}
+	if res.AppendBytes.Min < 100 || res.Points.Max != 1 || !res.Client.Measured || res.Client.RSSEnd <= 0 {
+		t.Errorf("append bytes %+v, points %+v, client usage %+v", res.AppendBytes, res.Points, res.Client)
+	}
+}
+
+func TestStreamRefusesRemoteAndBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"stream", "-url", "ws://example.com/stream"},
+		{"stream", "-url", "ws://127.0.0.1:1/stream", "-conns", "0"},
+		{"stream", "-url", "ws://127.0.0.1:1/stream", "-subs", "11", "-series", "10"},
+		{"stream", "-url", "ws://127.0.0.1:1/stream", "-d", "11m"},
+		{"stream"},
+	} {
+		if out := runArgs(t, args...); out.code != exitUsage {
+			t.Errorf("%v: exit %d, want %d; stderr %s", args, out.code, exitUsage, out.stderr)
+		}
+	}
+}
+
+func TestProcParsing(t *testing.T) {
+	stat := "4242 (data (board)) S 1 2 3 4 5 6 7 8 9 10 250 130 0 0 20 0 12 0 99 1000 200"
+	if cpu, err := statCPU(stat); err != nil || cpu != 3.8 {
+		t.Errorf("statCPU = %v, %v; want 3.8", cpu, err)
+	}
+	status := "Name:\tdataboard\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n"
+	if rss, hwm := statusKB(status, "VmRSS"), statusKB(status, "VmHWM"); rss != 1024 || hwm != 2048 {
+		t.Errorf("VmRSS %d, VmHWM %d", rss, hwm)
+	}
+	if s := procUsage(0); !s.ok || s.rss <= 0 || s.cpu < 0 {
+		t.Errorf("procUsage(self) = %+v", s)
+	}
+	if v := metricValue("# HELP x\ngo_memstats_heap_inuse_bytes 3.5e+06\n", "go_memstats_heap_inuse_bytes"); v != 3_500_000 {
+		t.Errorf("metricValue = %d", v)
+	}
+}
