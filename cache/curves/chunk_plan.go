@@ -282,3 +282,57 @@ func span[T any](s []T, lo, hi int) []T {
 	}
 	return s[min(lo, len(s)):min(hi, len(s))]
 }
+
+// run is a stretch [lo, hi) of a request's chunks fetched in one upstream request.
+type run struct{ lo, hi int }
+
+// fetchRuns groups the chunks that need a fetch into runs, one upstream request each: adjacent
+// missing chunks (no stored copy at all) form one run, of at most maxRun chunks; a chunk with a stale
+// copy is a run of its own, so that its copy can be served on its own when its fetch is slow or fails.
+// A chunk cut at now ends a run (nothing follows it). states and chunks are parallel.
+func fetchRuns(states []chunkState, chunks []chunk, maxRun int) []run {
+	var out []run
+	for i, st := range states {
+		switch st {
+		case chunkFresh:
+			continue
+		case chunkMissing:
+			if n := len(out); n > 0 {
+				r := &out[n-1]
+				prev := chunks[r.hi-1]
+				if r.hi == i && states[r.hi-1] == chunkMissing && r.hi-r.lo < maxRun &&
+					prev.Fetch.End == prev.Span.End && prev.Span.End == chunks[i].Span.Beg {
+					r.hi++
+					continue
+				}
+			}
+		}
+		out = append(out, run{lo: i, hi: i + 1})
+	}
+	return out
+}
+
+// runRange is what data-api is asked for to fetch chunks (adjacent, ascending) in one request.
+func runRange(chunks []chunk) daqbuf.Range {
+	return daqbuf.Range{Beg: chunks[0].Fetch.Beg, End: chunks[len(chunks)-1].Fetch.End}
+}
+
+// splitBins cuts the bins of one upstream answer for chunks (adjacent, ascending) into the bins of
+// each chunk (those starting in its span), sharing b's memory.
+func splitBins(b *daqbuf.BinBatch, chunks []chunk) []*daqbuf.BinBatch {
+	out := make([]*daqbuf.BinBatch, len(chunks))
+	for i, ch := range chunks {
+		out[i] = cutBins(b, ch.Span)
+	}
+	return out
+}
+
+// splitEvents cuts the events of one upstream answer for chunks (adjacent, ascending) into the
+// events of each chunk (those in its span), sharing the batches' memory.
+func splitEvents(batches []*daqbuf.EventBatch, chunks []chunk) [][]*daqbuf.EventBatch {
+	out := make([][]*daqbuf.EventBatch, len(chunks))
+	for i, ch := range chunks {
+		out[i] = mergeEvents([][]*daqbuf.EventBatch{batches}, ch.Span, false)
+	}
+	return out
+}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/semaphore"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/databoard/databoard/cache/store"
 	"github.com/databoard/databoard/daqbuf"
@@ -41,11 +40,12 @@ type Config struct {
 	StaleAfter time.Duration
 	// MaxEntryBytes: chunks whose encoded value is larger are served but not stored. Default 4 MiB.
 	MaxEntryBytes int
-	// FetchConcurrency bounds the concurrent chunk fetches per backend, across all requests.
-	// Default 4.
+	// FetchConcurrency bounds the concurrent upstream fetches per backend, across all requests
+	// (databoard sets it from DAQBUF_MAX_CONNS). Default 4.
 	FetchConcurrency int
-	// FetchTimeout bounds one shared chunk fetch (it outlives the request that started it).
-	// Default 30 s.
+	// FetchTimeout bounds one upstream fetch of a shared fetch, from the moment it has a slot of
+	// FetchConcurrency: time queued for the slot does not count. A shared fetch outlives the request
+	// that started it, but not the last request waiting for it. Default 30 s.
 	FetchTimeout time.Duration
 	// LockTTL is the lifetime of the cross-instance fetch lock, and the longest another instance
 	// waits for the holder's value before fetching itself. Default 10 s.
@@ -77,7 +77,8 @@ type Curves struct {
 	cfg    Config
 	log    *slog.Logger
 
-	flight singleflight.Group // keyed by chunk key
+	flightMu sync.Mutex
+	flights  map[string]*flightCall // shared fetches, by runKey
 
 	semMu sync.Mutex
 	sems  map[string]*semaphore.Weighted // per backend
@@ -149,7 +150,7 @@ func New(client *daqbuf.Client, s store.Store, cfg Config) *Curves {
 	life, stop := context.WithCancel(context.Background())
 	return &Curves{
 		client: client, direct: Direct{Client: client}, store: s, cfg: cfg, log: cfg.Logger,
-		sems: map[string]*semaphore.Weighted{}, life: life, stop: stop,
+		sems: map[string]*semaphore.Weighted{}, flights: map[string]*flightCall{}, life: life, stop: stop,
 	}
 }
 
@@ -233,8 +234,8 @@ func (c *Curves) bins(ctx context.Context, q daqbuf.BinnedQuery, maxTailAge time
 		return c.directBins(ctx, q)
 	}
 	base := binKeyBase(q.Channel, q.Mode, plan.Width)
-	jobs := c.jobs(q.Channel.Backend, base, plan.Chunks, kindBins, func(ctx context.Context, ch chunk) (fetched, error) {
-		return c.fetchBins(ctx, q, plan.Width, ch)
+	jobs := c.jobs(q.Channel.Backend, base, plan.Chunks, kindBins, func(ctx context.Context, chunks []chunk) ([]fetched, error) {
+		return c.fetchBins(ctx, q, plan.Width, chunks)
 	})
 	vals, st, err := c.load(ctx, jobs, now)
 	if err != nil {
@@ -292,8 +293,8 @@ func (c *Curves) events(ctx context.Context, q daqbuf.EventsQuery, maxTailAge ti
 		return c.directEvents(ctx, q)
 	}
 	base := eventKeyBase(q.Channel, q.Mode, q.ValueType, plan.Span)
-	jobs := c.jobs(q.Channel.Backend, base, plan.Chunks, kindEvents, func(ctx context.Context, ch chunk) (fetched, error) {
-		return c.fetchEvents(ctx, q, ch)
+	jobs := c.jobs(q.Channel.Backend, base, plan.Chunks, kindEvents, func(ctx context.Context, chunks []chunk) ([]fetched, error) {
+		return c.fetchEvents(ctx, q, chunks)
 	})
 	vals, st, err := c.load(ctx, jobs, now)
 	if err != nil {
@@ -365,6 +366,7 @@ type Stats struct {
 	NotStored                        uint64 // fetched chunks not stored: too large or incomplete
 	StoreErrors                      uint64 // failed store calls (treated as misses)
 	Errors                           uint64 // requests answered with an error
+	AbandonedFetches                 uint64 // shared fetches cancelled because every request waiting for them left
 	FetchesInFlight                  int64  // chunk fetches running now (a gauge)
 	SharedFetches                    int64  // shared fetches running or waiting for a slot or a lock (a gauge)
 }
@@ -373,7 +375,7 @@ type curveCounters struct {
 	hits, partial, misses, stale, bypass          atomic.Uint64
 	chunkHits, chunkMisses, staleChunks           atomic.Uint64
 	upstream, coalesced, upstreamBytes, notStored atomic.Uint64
-	storeErrors, errors                           atomic.Uint64
+	storeErrors, errors, abandoned                atomic.Uint64
 	inFlight                                      atomic.Int64
 }
 
@@ -398,7 +400,7 @@ func (c *Curves) Stats() Stats {
 		Bypassed: s.bypass.Load(), ChunkHits: s.chunkHits.Load(), ChunkMisses: s.chunkMisses.Load(),
 		StaleChunks: s.staleChunks.Load(), UpstreamFetches: s.upstream.Load(), CoalescedWaiters: s.coalesced.Load(),
 		UpstreamBytes: s.upstreamBytes.Load(), NotStored: s.notStored.Load(), StoreErrors: s.storeErrors.Load(),
-		Errors: s.errors.Load(), FetchesInFlight: s.inFlight.Load(),
+		Errors: s.errors.Load(), AbandonedFetches: s.abandoned.Load(), FetchesInFlight: s.inFlight.Load(),
 		SharedFetches: c.running.Load(),
 	}
 }

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/databoard/databoard/cache/store"
 	"github.com/databoard/databoard/daqbuf"
 	"github.com/databoard/databoard/daqbuf/curve"
 )
@@ -19,7 +23,9 @@ type chunkJob struct {
 	key     string
 	kind    byte
 	chunk   chunk
-	fetch   func(ctx context.Context, ch chunk) (fetched, error)
+	// fetch asks data-api for adjacent chunks (ascending) in one request and returns one answer per
+	// chunk.
+	fetch func(ctx context.Context, chunks []chunk) ([]fetched, error)
 }
 
 // fetched is one successful upstream answer for a chunk, not yet encoded (the header depends on it).
@@ -29,7 +35,7 @@ type fetched struct {
 }
 
 func (c *Curves) jobs(backend string, base []byte, chunks []chunk, kind byte,
-	fetch func(ctx context.Context, ch chunk) (fetched, error)) []chunkJob {
+	fetch func(ctx context.Context, chunks []chunk) ([]fetched, error)) []chunkJob {
 	keys := chunkKeys(base, chunks)
 	jobs := make([]chunkJob, len(chunks))
 	for i, ch := range chunks {
@@ -38,58 +44,62 @@ func (c *Curves) jobs(backend string, base []byte, chunks []chunk, kind byte,
 	return jobs
 }
 
+// maxRunChunks bounds the chunks fetched in one upstream request.
+const maxRunChunks = 64
+
 // load returns the encoded value of every job, in order: fresh ones from the store (one round
-// trip), the others fetched in parallel. A failed fetch falls back to the chunk's stale copy when
-// there is one (curve.StatusStale); otherwise the request fails.
+// trip), the others fetched in parallel, adjacent missing chunks in one upstream request (fetchRuns).
+// A failed fetch falls back to the chunk's stale copy when there is one (curve.StatusStale);
+// otherwise the request fails.
 func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte, curve.Status, error) {
 	vals := make([][]byte, len(jobs))
 	if len(jobs) == 0 {
 		return vals, curve.StatusHit, nil
 	}
 	keys := make([]string, len(jobs))
+	chunks := make([]chunk, len(jobs))
 	for i, j := range jobs {
-		keys[i] = j.key
+		keys[i], chunks[i] = j.key, j.chunk
 	}
 	cached, err := c.store.GetMany(ctx, keys)
 	if err != nil {
 		c.storeFailed("read chunks", err)
 		cached = make([][]byte, len(jobs))
 	}
-	stale := make([][]byte, len(jobs))
-	var missing []int
+	states := make([]chunkState, len(jobs))
+	missing := 0
 	for i, v := range cached {
-		switch classify(v, jobs[i].kind, now, jobs[i].chunk.Need) {
-		case chunkFresh:
+		states[i] = classify(v, jobs[i].kind, now, jobs[i].chunk.Need)
+		if states[i] == chunkFresh {
 			vals[i] = v
 			continue
-		case chunkStale:
-			stale[i] = v
 		}
-		missing = append(missing, i)
+		missing++
 	}
-	c.stats.chunkHits.Add(uint64(len(jobs) - len(missing)))
-	c.stats.chunkMisses.Add(uint64(len(missing)))
-	if len(missing) == 0 {
+	c.stats.chunkHits.Add(uint64(len(jobs) - missing))
+	c.stats.chunkMisses.Add(uint64(missing))
+	if missing == 0 {
 		return vals, curve.StatusHit, nil
 	}
 
 	var usedStale atomic.Bool
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.cfg.FetchConcurrency)
-	for _, i := range missing {
+	for _, r := range fetchRuns(states, chunks, maxRunChunks) {
 		g.Go(func() error {
 			if gctx.Err() != nil {
 				return gctx.Err() // the request already failed: start no more fetches for it
 			}
-			v, err := c.loadChunk(gctx, jobs[i], stale[i] != nil)
+			stale := r.hi-r.lo == 1 && states[r.lo] == chunkStale
+			vs, err := c.loadRun(gctx, jobs[r.lo:r.hi], stale)
 			if err == nil {
-				vals[i] = v
+				copy(vals[r.lo:r.hi], vs)
 				return nil
 			}
-			if stale[i] != nil && ctx.Err() == nil {
-				c.log.Warn("curve cache: data-api failed, serving a stale chunk", "key", jobs[i].key, "err", err)
+			if stale && ctx.Err() == nil {
+				c.log.Warn("curve cache: data-api failed, serving a stale chunk", "key", jobs[r.lo].key, "err", err)
 				c.stats.staleChunks.Add(1)
-				vals[i] = stale[i]
+				vals[r.lo] = cached[r.lo]
 				usedStale.Store(true)
 				return nil
 			}
@@ -103,7 +113,7 @@ func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte
 	switch {
 	case usedStale.Load():
 		return vals, curve.StatusStale, nil
-	case len(missing) == len(jobs):
+	case missing == len(jobs):
 		return vals, curve.StatusMiss, nil
 	}
 	return vals, curve.StatusPartial, nil
@@ -112,44 +122,112 @@ func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte
 // errSlow: a chunk with a stale copy took longer than StaleAfter; the copy is served meanwhile.
 var errSlow = errors.New("cache: data-api slower than StaleAfter")
 
-// loadChunk fetches one chunk through singleflight: concurrent loads of the same key in this process
-// share one fetch, which runs detached from any one caller's context (under the Curves' lifetime,
-// with FetchTimeout), so a caller leaving does not fail the others, and Close stops it. When the chunk has a stale copy, the caller waits at most
-// StaleAfter (errSlow); the fetch goes on and stores its result for the next request.
-func (c *Curves) loadChunk(ctx context.Context, j chunkJob, hasStale bool) ([]byte, error) {
+// flightCall is one shared fetch of a run of chunks, and the requests waiting for it.
+type flightCall struct {
+	done chan struct{}
+	vals [][]byte
+	err  error
+
+	// Under Curves.flightMu:
+	waiters int                // requests waiting for the result
+	keep    bool               // the upstream request of a final result is under way: not cancelled
+	cancel  context.CancelFunc // cancels the fetch
+}
+
+// runKey names the shared fetch of jobs: the chunk's key, or the first and last keys of a run.
+func runKey(jobs []chunkJob) string {
+	if len(jobs) == 1 {
+		return jobs[0].key
+	}
+	return jobs[0].key + "…" + jobs[len(jobs)-1].key
+}
+
+// loadRun fetches adjacent chunks through a shared fetch: concurrent loads of the same run in this
+// process share one fetch, which runs detached from any one caller's context (under the Curves'
+// lifetime), so a caller leaving does not fail the others, and Close stops it. The fetch counts
+// its waiters: when the last one leaves it is cancelled, unless its upstream request for a final
+// result is already under way (abandoned work stops). When the chunk has a stale copy, the caller
+// waits at most StaleAfter (errSlow); the fetch goes on and stores its result for the next request.
+func (c *Curves) loadRun(ctx context.Context, jobs []chunkJob, hasStale bool) ([][]byte, error) {
 	var slow <-chan time.Time
 	if hasStale {
 		t := time.NewTimer(c.cfg.StaleAfter)
 		defer t.Stop()
 		slow = t.C
 	}
-	ran := false
-	res := c.flight.DoChan(j.key, func() (any, error) {
-		ran = true
-		if !c.detach() {
-			return nil, ErrClosed
-		}
-		defer c.detachedDone()
-		// The request's context carries no values the fetch needs (nothing in daqbuf or the store
-		// reads any), so the fetch hangs off the lifetime context alone.
-		fctx, cancel := context.WithTimeout(c.life, c.cfg.FetchTimeout)
-		defer cancel()
-		return c.fetchShared(fctx, j)
+	key := runKey(jobs)
+	call, leader, err := c.joinFlight(key, func(fctx context.Context, keep func()) ([][]byte, error) {
+		return c.fetchShared(fctx, jobs, keep)
 	})
+	if err != nil {
+		return nil, err
+	}
 	select {
-	case r := <-res:
-		if !ran {
+	case <-call.done:
+		if !leader {
 			c.stats.coalesced.Add(1)
 		}
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.([]byte), nil
+		return call.vals, call.err
 	case <-slow:
+		// Still counted as a waiter: the fetch finishes and stores its result for the next request.
 		return nil, errSlow
 	case <-ctx.Done():
+		c.leaveFlight(key, call)
 		return nil, ctxError(ctx)
 	}
+}
+
+// joinFlight joins the running shared fetch under key, or starts fn as a new one (leader). fn runs
+// detached under the Curves' lifetime; it calls keep once its result must not be cancelled any more.
+func (c *Curves) joinFlight(key string, fn func(ctx context.Context, keep func()) ([][]byte, error)) (*flightCall, bool, error) {
+	c.flightMu.Lock()
+	defer c.flightMu.Unlock()
+	if call, ok := c.flights[key]; ok {
+		call.waiters++
+		return call, false, nil
+	}
+	if !c.detach() {
+		return nil, false, ErrClosed
+	}
+	// The request's context carries no values the fetch needs (nothing in daqbuf or the store
+	// reads any), so the fetch hangs off the lifetime context alone.
+	fctx, cancel := context.WithCancel(c.life)
+	call := &flightCall{done: make(chan struct{}), waiters: 1, cancel: cancel}
+	c.flights[key] = call
+	keep := func() {
+		c.flightMu.Lock()
+		call.keep = true
+		c.flightMu.Unlock()
+	}
+	go func() {
+		defer c.detachedDone()
+		defer cancel()
+		vals, err := fn(fctx, keep)
+		c.flightMu.Lock()
+		if c.flights[key] == call {
+			delete(c.flights, key)
+		}
+		c.flightMu.Unlock()
+		call.vals, call.err = vals, err
+		close(call.done)
+	}()
+	return call, true, nil
+}
+
+// leaveFlight: a waiter of call gave up. The last one to leave cancels the fetch unless it was kept;
+// a later request for the same run starts a new fetch.
+func (c *Curves) leaveFlight(key string, call *flightCall) {
+	c.flightMu.Lock()
+	defer c.flightMu.Unlock()
+	call.waiters--
+	if call.waiters > 0 || call.keep {
+		return
+	}
+	if c.flights[key] == call {
+		delete(c.flights, key)
+	}
+	c.stats.abandoned.Add(1)
+	call.cancel()
 }
 
 // ctxError maps the caller's context error the way package daqbuf does: a passed deadline is a
@@ -161,100 +239,178 @@ func ctxError(ctx context.Context) error {
 	return fmt.Errorf("cache: %w", ctx.Err())
 }
 
-// fetchShared coordinates with other instances through the store's lock, then fetches, stores and
-// returns the chunk's value.
-func (c *Curves) fetchShared(ctx context.Context, j chunkJob) ([]byte, error) {
-	owned, v, err := c.coordinate(ctx, j)
+// fetchShared coordinates with other instances through the store's locks, then fetches, stores and
+// returns the values of jobs (adjacent chunks): those another instance stored meanwhile are read,
+// the others fetched, each stretch of adjacent ones in one upstream request.
+func (c *Curves) fetchShared(ctx context.Context, jobs []chunkJob, keep func()) ([][]byte, error) {
+	vals := make([][]byte, len(jobs))
+	todo, release, err := c.coordinate(ctx, jobs, vals)
 	if err != nil {
 		return nil, err
 	}
-	if v != nil {
-		c.stats.coalesced.Add(1)
-		return v, nil
+	defer release()
+	for i := 0; i < len(todo); {
+		k := i + 1
+		for k < len(todo) && todo[k] == todo[k-1]+1 {
+			k++
+		}
+		lo, hi := todo[i], todo[k-1]+1
+		vs, err := c.fetchRun(ctx, jobs[lo:hi], keep)
+		if err != nil {
+			return nil, err
+		}
+		copy(vals[lo:hi], vs)
+		i = k
 	}
-	if owned {
-		stop := c.renewLock(lockKeyPrefix + j.key)
-		defer func() {
-			stop()
-			if err := c.store.Unlock(context.WithoutCancel(ctx), lockKeyPrefix+j.key); err != nil {
-				c.storeFailed("unlock", err)
-			}
-		}()
-	}
+	return vals, nil
+}
 
-	sem := c.semFor(j.backend)
+// fetchRun fetches adjacent chunks in one upstream request once a slot of the backend's fetch
+// semaphore is free, and stores them. Only the fetch itself is bounded by FetchTimeout: time queued
+// for a slot does not count against it (a slow data-api is not a failing one). The wait ends when
+// every request waiting for the fetch left (loadRun), or at Close; each slot is held at most
+// FetchTimeout, so the queue moves.
+func (c *Curves) fetchRun(ctx context.Context, jobs []chunkJob, keep func()) ([][]byte, error) {
+	sem := c.semFor(jobs[0].backend)
 	if err := sem.Acquire(ctx, 1); err != nil {
 		return nil, ctxError(ctx)
 	}
+	defer sem.Release(1)
+	chunks := make([]chunk, len(jobs))
+	settled := true
+	for i, j := range jobs {
+		chunks[i] = j.chunk
+		settled = settled && j.chunk.Settled
+	}
+	if settled {
+		keep() // a final result is on its way: finish it even if every request leaves
+	}
+	fctx, cancel := context.WithTimeout(ctx, c.cfg.FetchTimeout)
+	defer cancel()
 	c.stats.upstream.Add(1)
 	c.stats.inFlight.Add(1)
-	f, err := j.fetch(ctx, j.chunk)
+	fs, err := jobs[0].fetch(fctx, chunks)
 	c.stats.inFlight.Add(-1)
-	sem.Release(1)
 	if err != nil {
 		return nil, err
 	}
 
-	d := decideStore(f.outcome, j.chunk, c.cfg.Now().UnixNano(),
-		storeTTLs{Final: c.cfg.FinalTTL, Tail: c.cfg.TailTTL, Stale: c.cfg.StaleTTL, Recheck: c.cfg.RecheckTTL})
-	val, err := f.encode(d.Header)
-	if err != nil {
-		return nil, err
+	now := c.cfg.Now().UnixNano()
+	ttls := storeTTLs{Final: c.cfg.FinalTTL, Tail: c.cfg.TailTTL, Stale: c.cfg.StaleTTL, Recheck: c.cfg.RecheckTTL}
+	vals := make([][]byte, len(jobs))
+	var entries []store.Entry
+	for i, f := range fs {
+		d := decideStore(f.outcome, chunks[i], now, ttls)
+		val, err := f.encode(d.Header)
+		if err != nil {
+			return nil, err
+		}
+		vals[i] = val
+		c.stats.upstreamBytes.Add(uint64(len(val)))
+		if !d.Store || len(val) > c.cfg.MaxEntryBytes {
+			c.stats.notStored.Add(1)
+			continue
+		}
+		entries = append(entries, store.Entry{Key: jobs[i].key, Val: val, TTL: d.TTL})
 	}
-	c.stats.upstreamBytes.Add(uint64(len(val)))
-	switch {
-	case !d.Store || len(val) > c.cfg.MaxEntryBytes:
-		c.stats.notStored.Add(1)
-	default:
-		if err := c.store.Set(ctx, j.key, val, d.TTL); err != nil {
-			c.storeFailed("write chunk", err)
+	if len(entries) > 0 {
+		if err := c.store.SetMany(ctx, entries); err != nil {
+			c.storeFailed("write chunks", err)
 		}
 	}
-	return val, nil
+	return vals, nil
 }
 
-// coordinate takes the chunk's cross-instance lock. It returns owned when this instance holds it
-// and must fetch; a fresh value when another instance (or an earlier holder) stored one meanwhile;
-// neither when the store is unavailable or the lock outlived FetchTimeout + LockTTL, in which case this
-// instance fetches without the lock.
-func (c *Curves) coordinate(ctx context.Context, j chunkJob) (owned bool, val []byte, err error) {
-	lock := lockKeyPrefix + j.key
+// coordinate takes the cross-instance locks of jobs in order along the run, stopping at the first
+// one held elsewhere (so two instances never wait for each other in a cycle), and fills vals with the fresh values another instance (or an
+// earlier holder) stored meanwhile. It returns the indices this instance must fetch: those whose lock
+// it holds, and all that are left when the store is unavailable or a lock outlived FetchTimeout +
+// LockTTL (fetched without the lock). release unlocks the held locks and stops their renewal.
+func (c *Curves) coordinate(ctx context.Context, jobs []chunkJob, vals [][]byte) (todo []int, release func(), err error) {
+	held := map[int]bool{}
+	var renewMu sync.Mutex
+	renewing := map[string]bool{}
+	stopRenew := c.renewLocks(func() []string {
+		renewMu.Lock()
+		defer renewMu.Unlock()
+		return slices.Collect(maps.Keys(renewing))
+	})
+	unlock := func(i int) {
+		renewMu.Lock()
+		delete(renewing, lockKeyPrefix+jobs[i].key)
+		renewMu.Unlock()
+		delete(held, i)
+		if err := c.store.Unlock(context.WithoutCancel(ctx), lockKeyPrefix+jobs[i].key); err != nil {
+			c.storeFailed("unlock", err)
+		}
+	}
+	release = func() {
+		stopRenew()
+		for i := range held {
+			unlock(i)
+		}
+	}
+	pending := make([]int, len(jobs))
+	for i := range pending {
+		pending[i] = i
+	}
 	// A live holder renews its lock for as long as its fetch may take; a dead one's lock expires
 	// after LockTTL and is then taken here. So waiting this long only bounds a store that misbehaves.
-	deadline := time.Now().Add(c.cfg.FetchTimeout + c.cfg.LockTTL)
+	deadline := time.Now().Add(2*c.cfg.FetchTimeout + c.cfg.LockTTL)
 	for {
-		got, err := c.store.Lock(ctx, lock, c.cfg.LockTTL)
-		if err != nil {
-			c.storeFailed("lock", err)
-			return false, nil, nil
+		for _, i := range pending {
+			if held[i] {
+				continue
+			}
+			got, err := c.store.Lock(ctx, lockKeyPrefix+jobs[i].key, c.cfg.LockTTL)
+			if err != nil {
+				c.storeFailed("lock", err)
+				return pending, release, nil
+			}
+			if !got {
+				break // held by another instance: take none after it until it is free
+			}
+			held[i] = true
+			renewMu.Lock()
+			renewing[lockKeyPrefix+jobs[i].key] = true
+			renewMu.Unlock()
 		}
 		// Read after locking: the previous holder may have stored the value just before it
 		// unlocked, or the current holder may be done.
-		vals, err := c.store.GetMany(ctx, []string{j.key})
+		keys := make([]string, len(pending))
+		for k, i := range pending {
+			keys[k] = jobs[i].key
+		}
+		got, err := c.store.GetMany(ctx, keys)
 		if err != nil {
 			c.storeFailed("read chunk", err)
-			return got, nil, nil
+			return pending, release, nil
 		}
-		if classify(vals[0], j.kind, c.cfg.Now().UnixNano(), j.chunk.Need) == chunkFresh {
-			if got {
-				if err := c.store.Unlock(ctx, lock); err != nil {
-					c.storeFailed("unlock", err)
+		now := c.cfg.Now().UnixNano()
+		left, allHeld := pending[:0], true
+		for k, i := range pending {
+			if classify(got[k], jobs[i].kind, now, jobs[i].chunk.Need) == chunkFresh {
+				vals[i] = got[k]
+				c.stats.coalesced.Add(1)
+				if held[i] {
+					unlock(i)
 				}
+				continue
 			}
-			return false, vals[0], nil
+			left = append(left, i)
+			allHeld = allHeld && held[i]
 		}
-		if got {
-			return true, nil, nil
-		}
-		if time.Now().After(deadline) {
-			return false, nil, nil
+		pending = left
+		if len(pending) == 0 || allHeld || time.Now().After(deadline) {
+			return pending, release, nil
 		}
 		t := time.NewTimer(pollInterval)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return false, nil, ctxError(ctx)
+			release()
+			return nil, func() {}, ctxError(ctx)
 		}
 	}
 }
@@ -264,18 +420,19 @@ func (c *Curves) storeFailed(op string, err error) {
 	c.log.Debug("curve cache: store unavailable, treated as a miss", "op", op, "err", err)
 }
 
-// fetchBins asks data-api for the bins of one chunk with the request's width. The carried value
-// from before the chunk makes these bins identical to the same bins of a longer request.
-func (c *Curves) fetchBins(ctx context.Context, q daqbuf.BinnedQuery, w int64, ch chunk) (fetched, error) {
+// fetchBins asks data-api for the bins of adjacent chunks in one request with the request's width
+// and cuts them into the chunks' bins. The carried value from before the range makes these bins
+// identical to the same bins of a longer request, so one request for a run equals one per chunk.
+func (c *Curves) fetchBins(ctx context.Context, q daqbuf.BinnedQuery, w int64, chunks []chunk) ([]fetched, error) {
 	st, err := c.client.Binned(ctx, daqbuf.BinnedQuery{
-		Channel: q.Channel, Range: ch.Fetch, BinWidth: time.Duration(w), Mode: q.Mode,
+		Channel: q.Channel, Range: runRange(chunks), BinWidth: time.Duration(w), Mode: q.Mode,
 	})
 	if err != nil {
-		return fetched{}, err
+		return nil, err
 	}
 	batches, err := drain(st)
 	if err != nil {
-		return fetched{}, err
+		return nil, err
 	}
 	n := 0
 	for _, b := range batches {
@@ -287,48 +444,57 @@ func (c *Curves) fetchBins(ctx context.Context, q daqbuf.BinnedQuery, w int64, c
 		acc.Counts = append(acc.Counts, b.Counts...)
 		acc.Mins, acc.Maxs, acc.Avgs = append(acc.Mins, b.Mins...), append(acc.Maxs, b.Maxs...), append(acc.Avgs, b.Avgs...)
 	}
-	// Plain JSON answers 204 also when data-api ran out of time before finding anything
-	// (docs/daqbuf.md §6.2): such an empty answer is not proof of an empty chunk.
-	// An empty answer is never stored: a stream cut before its first frame looks exactly like a
-	// range without data (docs/daqbuf.md §6.2), and asking again for nothing is cheap.
-	complete := acc.Len() > 0 && !st.TimedOut()
-	// Only bins reaching the end of what was asked prove the stream was not cut short.
-	reachesEnd := acc.Len() > 0 && acc.Ts2[acc.Len()-1] >= ch.Fetch.End
-	return fetched{
-		outcome: fetchOutcome{Complete: complete, Unverified: !reachesEnd},
-		encode:  func(h chunkHeader) ([]byte, error) { return encodeBins(h, acc) },
-	}, nil
+	out := make([]fetched, len(chunks))
+	for i, part := range splitBins(acc, chunks) {
+		// Plain JSON answers 204 also when data-api ran out of time before finding anything
+		// (docs/daqbuf.md §6.2): such an empty answer is not proof of an empty chunk.
+		// An empty answer is never stored: a stream cut before its first frame looks exactly like a
+		// range without data (docs/daqbuf.md §6.2), and asking again for nothing is cheap.
+		complete := part.Len() > 0 && !st.TimedOut()
+		// Only bins reaching the end of what was asked prove the stream was not cut short.
+		reachesEnd := part.Len() > 0 && part.Ts2[part.Len()-1] >= chunks[i].Fetch.End
+		out[i] = fetched{
+			outcome: fetchOutcome{Complete: complete, Unverified: !reachesEnd},
+			encode:  func(h chunkHeader) ([]byte, error) { return encodeBins(h, part) },
+		}
+	}
+	return out, nil
 }
 
-// fetchEvents asks data-api for the events of one chunk. Only rangeFinal makes it complete; the
-// open tail (a chunk cut at now) is storable for a short while without it.
-func (c *Curves) fetchEvents(ctx context.Context, q daqbuf.EventsQuery, ch chunk) (fetched, error) {
+// fetchEvents asks data-api for the events of adjacent chunks in one request and cuts them into the
+// chunks' events. Only rangeFinal makes them complete; the open tail (a chunk cut at now) is
+// storable for a short while without it.
+func (c *Curves) fetchEvents(ctx context.Context, q daqbuf.EventsQuery, chunks []chunk) ([]fetched, error) {
 	st, err := c.client.Events(ctx, daqbuf.EventsQuery{
-		Channel: q.Channel, Range: ch.Fetch, Mode: q.Mode, ValueType: q.ValueType,
+		Channel: q.Channel, Range: runRange(chunks), Mode: q.Mode, ValueType: q.ValueType,
 	})
 	if err != nil {
-		return fetched{}, err
+		return nil, err
 	}
 	batches, err := drain(st)
 	if err != nil {
-		return fetched{}, err
+		return nil, err
 	}
-	o := fetchOutcome{
-		Complete: st.RangeFinal(),
-		OpenTail: ch.Fetch.End < ch.Span.End && !st.TimedOut(),
+	out := make([]fetched, len(chunks))
+	for i, part := range splitEvents(batches, chunks) {
+		o := fetchOutcome{
+			Complete: st.RangeFinal(),
+			OpenTail: chunks[i].Fetch.End < chunks[i].Span.End && !st.TimedOut(),
+		}
+		out[i] = fetched{
+			outcome: o,
+			encode:  func(h chunkHeader) ([]byte, error) { return encodeEvents(h, part) },
+		}
 	}
-	return fetched{
-		outcome: o,
-		encode:  func(h chunkHeader) ([]byte, error) { return encodeEvents(h, batches) },
-	}, nil
+	return out, nil
 }
 
-// renewLock keeps a held fetch lock alive while the fetch runs (it may take up to FetchTimeout, longer
+// renewLocks keeps the held fetch locks named by keys alive while the fetch runs (it may take longer
 // than LockTTL), so that other instances keep waiting for this fetch instead of starting their own
-// against a slow data-api. A holder that dies stops renewing, and the lock expires after LockTTL.
-// The returned function stops the renewal and waits for it; Close stops it too (through the fetch that
-// holds the lock, and the lifetime context it renews under).
-func (c *Curves) renewLock(key string) (stop func()) {
+// against a slow data-api. A holder that dies stops renewing, and its locks expire after LockTTL.
+// The returned function stops the renewal and waits for it; Close stops it too (through the
+// lifetime context it renews under).
+func (c *Curves) renewLocks(keys func() []string) (stop func()) {
 	ctx, cancel := context.WithCancel(c.life)
 	done := make(chan struct{})
 	go func() {
@@ -340,8 +506,10 @@ func (c *Curves) renewLock(key string) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if held, err := c.store.Extend(ctx, key, c.cfg.LockTTL); err != nil || !held {
-					return
+				for _, k := range keys() {
+					if _, err := c.store.Extend(ctx, k, c.cfg.LockTTL); err != nil {
+						c.storeFailed("extend lock", err)
+					}
 				}
 			}
 		}

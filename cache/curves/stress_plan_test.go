@@ -1,0 +1,113 @@
+package curves
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/databoard/databoard/daqbuf"
+)
+
+// TestFetchRuns: adjacent missing chunks share one upstream request; a stale chunk, a fresh one, a
+// gap, the run limit and the chunk cut at now each end a run.
+func TestFetchRuns(t *testing.T) {
+	const (
+		F = chunkFresh
+		M = chunkMissing
+		S = chunkStale
+	)
+	// Ten adjacent chunks of 10 s; the last one holds now (cut at 95 s).
+	lay := func(n int) []chunk {
+		out := make([]chunk, n)
+		for i := range out {
+			beg := int64(i) * 10 * sec
+			out[i] = chunk{Span: daqbuf.Range{Beg: beg, End: beg + 10*sec}, Fetch: daqbuf.Range{Beg: beg, End: beg + 10*sec}}
+		}
+		return out
+	}
+	cutLast := func(cs []chunk) []chunk {
+		cs[len(cs)-1].Fetch.End -= 5 * sec
+		return cs
+	}
+	gapAt := func(cs []chunk, i int) []chunk { // chunk i is not adjacent to chunk i-1
+		for k := i; k < len(cs); k++ {
+			cs[k].Span.Beg += 100 * sec
+			cs[k].Span.End += 100 * sec
+			cs[k].Fetch = cs[k].Span
+		}
+		return cs
+	}
+	for _, tc := range []struct {
+		name   string
+		states []chunkState
+		chunks []chunk
+		maxRun int
+		want   []run
+	}{
+		{"all fresh", []chunkState{F, F, F}, lay(3), 64, nil},
+		{"cold window: one run", []chunkState{M, M, M, M, M}, lay(5), 64, []run{{0, 5}}},
+		{"cold window with the tail", []chunkState{M, M, M}, cutLast(lay(3)), 64, []run{{0, 3}}},
+		{"fresh splits", []chunkState{M, M, F, M, M}, lay(5), 64, []run{{0, 2}, {3, 5}}},
+		{"stale alone", []chunkState{M, S, M, M}, lay(4), 64, []run{{0, 1}, {1, 2}, {2, 4}}},
+		{"stale then stale", []chunkState{S, S}, lay(2), 64, []run{{0, 1}, {1, 2}}},
+		{"run limit", []chunkState{M, M, M, M, M}, lay(5), 2, []run{{0, 2}, {2, 4}, {4, 5}}},
+		{"gap", []chunkState{M, M, M, M}, gapAt(lay(4), 2), 64, []run{{0, 2}, {2, 4}}},
+		{"moving window: stale tail, new chunk", []chunkState{F, F, S, M}, cutLast(lay(4)), 64, []run{{2, 3}, {3, 4}}},
+	} {
+		got := fetchRuns(tc.states, tc.chunks, tc.maxRun)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: runs %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// The chunk cut at now ends a run, whatever follows (nothing does in a plan).
+	cs := lay(3)
+	cs[1].Fetch.End -= sec
+	if got := fetchRuns([]chunkState{M, M, M}, cs, 64); !slices.Equal(got, []run{{0, 2}, {2, 3}}) {
+		t.Errorf("cut chunk: runs %v", got)
+	}
+	if got := runRange(cutLast(lay(3))); got != (daqbuf.Range{Beg: 0, End: 25 * sec}) {
+		t.Errorf("runRange %+v", got)
+	}
+}
+
+// TestSplitBinsAndEvents: one answer for a run is cut into the chunks' own answers, by bin start and
+// event time, with empty chunks empty.
+func TestSplitBinsAndEvents(t *testing.T) {
+	chunks := []chunk{
+		{Span: daqbuf.Range{Beg: 0, End: 10 * sec}},
+		{Span: daqbuf.Range{Beg: 10 * sec, End: 20 * sec}},
+		{Span: daqbuf.Range{Beg: 20 * sec, End: 30 * sec}},
+	}
+	b := &daqbuf.BinBatch{}
+	for _, ts := range []int64{0, 5, 10, 25} {
+		b.Ts1, b.Ts2 = append(b.Ts1, ts*sec), append(b.Ts2, (ts+5)*sec)
+		b.Counts = append(b.Counts, uint64(ts))
+		b.Mins, b.Maxs, b.Avgs = append(b.Mins, 0), append(b.Maxs, 0), append(b.Avgs, 0)
+	}
+	parts := splitBins(b, chunks)
+	var got [][]int64
+	for _, p := range parts {
+		got = append(got, p.Ts1)
+	}
+	want := [][]int64{{0, 5 * sec}, {10 * sec}, {25 * sec}}
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			t.Errorf("bins of chunk %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+	ev := &daqbuf.EventBatch{ScalarType: "f64", Ts: []int64{1 * sec, 9 * sec, 10 * sec, 29 * sec},
+		Values: daqbuf.Values{Kind: daqbuf.KindFloat, Floats: []float64{1, 2, 3, 4}}}
+	evParts := splitEvents([]*daqbuf.EventBatch{ev}, chunks)
+	wantEv := [][]int64{{sec, 9 * sec}, {10 * sec}, {29 * sec}}
+	for i, p := range evParts {
+		var ts []int64
+		for _, b := range p {
+			ts = append(ts, b.Ts...)
+		}
+		if !slices.Equal(ts, wantEv[i]) {
+			t.Errorf("events of chunk %d: %v, want %v", i, ts, wantEv[i])
+		}
+	}
+	if p := splitEvents(nil, chunks); len(p) != 3 || p[1] != nil {
+		t.Errorf("no events: %v", p)
+	}
+}

@@ -1,0 +1,139 @@
+package curves
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/databoard/databoard/cache/redistest"
+	"github.com/databoard/databoard/cache/store"
+	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/sim"
+)
+
+// upstreamByPath counts the data requests of the simulator's log by path.
+func (e *simEnv) upstreamByPath() (binned, events int) {
+	for _, r := range e.sim.Requests() {
+		switch r.Path {
+		case "/api/4/binned":
+			binned++
+		case "/api/4/events":
+			events++
+		}
+	}
+	return binned, events
+}
+
+// TestColdWindowOneRequestPerMode (issue 12, point 3): a first load of a window costs one upstream
+// request per mode (one contiguous missing run), not one per chunk, and answers exactly what the
+// uncached request does. Before: 10 min of a sparse channel cost 24 binned and 61 events requests.
+func TestColdWindowOneRequestPerMode(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func() store.Store) {
+		e := newSimEnv(t)
+		c := e.curves(newStore(), Config{})
+		for _, name := range []string{"SIM-SPARSE:TEMP", "SIM-F64:SINE"} {
+			ch := e.channel(t, name, false)
+			for _, window := range []time.Duration{10 * time.Minute, 6 * time.Hour} {
+				r := daqbuf.Range{Beg: e.now() - int64(window), End: e.now()}
+				bq := daqbuf.BinnedQuery{Channel: ch, Range: r, BinCount: 1000}
+				eq := daqbuf.EventsQuery{Channel: ch, Range: r}
+				plan, _ := planBins(bq, 128, e.now(), time.Minute, 0)
+				eplan, _ := planEvents(eq, 64, e.now(), time.Minute, 0)
+				e.sim.ResetRequests()
+				got, _ := mustBins(t, c, bq)
+				ev, _, err := c.Events(t.Context(), eq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				binned, events := e.upstreamByPath()
+				t.Logf("%s, cold %s: %d binned requests for %d chunks, %d events requests for %d chunks",
+					name, window, binned, len(plan.Chunks), events, len(eplan.Chunks))
+				if binned != 1 || events != 1 {
+					t.Errorf("%s, cold %s: %d binned and %d events requests, want 1 and 1", name, window, binned, events)
+				}
+				if d := diffBins(got, directBins(t, e, bq)); d != "" {
+					t.Errorf("%s %s bins: %s", name, window, d)
+				}
+				if d := diffEvents(ev, directEvents(t, e, eq)); d != "" {
+					t.Errorf("%s %s events: %s", name, window, d)
+				}
+				e.clock.Advance(time.Second) // no chunk fresh in the store for the next window's tail
+			}
+		}
+	})
+}
+
+// TestAbandonedFetchesStop (issue 12, point 7): shared fetches that no request waits for any more are
+// cancelled: queued ones never reach data-api, and a running one for a result that would not be final
+// (the open tail) is cut off. Only the running fetches of final results finish. Before: every fetch ran
+// on for up to FetchTimeout after its clients left (300 upstream requests after 80 clients gave up).
+func TestAbandonedFetchesStop(t *testing.T) {
+	e := newSimEnv(t)
+	const slots, clients = 2, 20
+	c := e.curves(store.NewMemory(store.MemoryConfig{}), Config{FetchConcurrency: slots, FetchTimeout: time.Hour})
+	ch := e.channel(t, "SIM-F64:SINE", false)
+	e.sim.SetFault(sim.Fault{PathPrefix: "/api/4/", Latency: time.Hour})
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	for i := range clients {
+		// Windows days apart: each its own settled chunk, none adjacent to another.
+		beg := e.now() - int64(time.Duration(i+2)*24*time.Hour)
+		q := daqbuf.BinnedQuery{Channel: ch, Range: daqbuf.Range{Beg: beg, End: beg + int64(10*time.Minute)}, BinCount: 100}
+		wg.Go(func() { _, _, _ = c.Bins(ctx, q) })
+	}
+	// And one live window: its tail chunk would not be final.
+	live := daqbuf.BinnedQuery{Channel: ch, Range: daqbuf.Range{Beg: e.now() - int64(10*time.Minute), End: e.now()}, BinCount: 100}
+	wg.Go(func() { _, _, _ = c.Bins(ctx, live) })
+	redistest.Eventually(t, 20*time.Second, "fetches queued and running", func() bool {
+		return c.Stats().SharedFetches == clients+1 && c.Stats().FetchesInFlight == slots
+	})
+	cancel() // every client gives up
+	wg.Wait()
+	e.sim.ClearFault()
+	// The kept fetches (final results already asked for) wait for data-api for an hour: Close ends them.
+	redistest.Eventually(t, 20*time.Second, "abandoned fetches gone", func() bool {
+		return c.Stats().SharedFetches <= slots
+	})
+	n, _ := e.upstream()
+	t.Logf("%d clients gave up: %d upstream requests, %d shared fetches cancelled, %d still running",
+		clients+1, n, c.Stats().AbandonedFetches, c.Stats().SharedFetches)
+	if n > slots {
+		t.Errorf("%d upstream requests after every client left, want at most %d (those already running)", n, slots)
+	}
+	if s := c.Stats(); s.AbandonedFetches < clients+1-slots {
+		t.Errorf("%d fetches cancelled, want at least %d", s.AbandonedFetches, clients+1-slots)
+	}
+}
+
+// TestSlowDataAPIQueueingIsNotATimeout (issue 12, point 6): with data-api slow and more chunks than
+// fetch slots, fetches queue for a slot; the time queued does not count against FetchTimeout, so
+// every request is answered. Before: the fetch timeout included the queueing, and most requests of
+// a slow data-api failed with a timeout.
+func TestSlowDataAPIQueueingIsNotATimeout(t *testing.T) {
+	e := newSimEnv(t)
+	const clients = 8
+	const latency = 500 * time.Millisecond
+	// One slot: the last fetch queues for (clients-1)·latency = 3.5 s, longer than FetchTimeout.
+	c := e.curves(store.NewMemory(store.MemoryConfig{}), Config{FetchConcurrency: 1, FetchTimeout: 2 * time.Second})
+	ch := e.channel(t, "SIM-F64:SINE", false)
+	e.sim.SetFault(sim.Fault{PathPrefix: "/api/4/", Latency: latency})
+	errs := make([]error, clients)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range clients {
+		beg := e.now() - int64(time.Duration(i+2)*24*time.Hour)
+		q := daqbuf.BinnedQuery{Channel: ch, Range: daqbuf.Range{Beg: beg, End: beg + int64(10*time.Minute)}, BinCount: 100}
+		wg.Go(func() { _, _, errs[i] = c.Bins(t.Context(), q) })
+	}
+	wg.Wait()
+	t.Logf("%d requests over 1 slot with %s upstream latency answered in %s", clients, latency, time.Since(start))
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("request %d: %v", i, err)
+		}
+	}
+	if n, _ := e.upstream(); n != clients {
+		t.Errorf("%d upstream requests, want %d", n, clients)
+	}
+}
