@@ -98,7 +98,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 	if err != nil {
 		return err
 	}
-	curvesCfg := curves.Config{Logger: log.With(slog.String("component", "curves"))}
+	curvesCfg := curvesConfig(cfg, log)
 	curveCache := curves.New(client, cacheStore, curvesCfg)
 	// Registered before the hub's close, so it runs after it (closers run last first): detached fetches
 	// and lock renewals stop once nothing can ask for curves any more.
@@ -328,4 +328,10 @@ func openStore(ctx context.Context, cfg configs.Config, log *slog.Logger, cleanu
 		}
 	})
 	return store, nil
+}
+
+// curvesConfig is the curve cache's configuration: its upstream fetches per data-api backend are
+// capped at DAQBUF_MAX_CONNS, the connections the client may open to it.
+func curvesConfig(cfg configs.Config, log *slog.Logger) curves.Config {
+	return curves.Config{FetchConcurrency: cfg.DaqbufMaxConns, Logger: log.With(slog.String("component", "curves"))}
 }

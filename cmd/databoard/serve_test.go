@@ -222,3 +222,14 @@ func TestNewRedisClientTopology(t *testing.T) {
 		t.Error("an unknown parameter was accepted")
 	}
 }
+
+// TestCurvesFetchCapFromConfig (issue 12, point 6): the curve cache's upstream fetch cap follows
+// DAQBUF_MAX_CONNS instead of a fixed 4.
+func TestCurvesFetchCapFromConfig(t *testing.T) {
+	for _, n := range []int{3, 16, 64} {
+		cfg := configs.Config{DaqbufMaxConns: n}
+		if got := curvesConfig(cfg, slog.New(slog.DiscardHandler)).FetchConcurrency; got != n {
+			t.Errorf("DAQBUF_MAX_CONNS=%d: FetchConcurrency %d", n, got)
+		}
+	}
+}
