@@ -336,3 +336,35 @@ func splitEvents(batches []*daqbuf.EventBatch, chunks []chunk) [][]*daqbuf.Event
 	}
 	return out
 }
+
+// tailDroppable reports whether the last run may be left out of the answer when its fetch fails or
+// is slow: it holds the window's newest chunk, which is still open (a live window), and every chunk
+// before it has a copy (the answer is not empty, and has no hole).
+func tailDroppable(states []chunkState, chunks []chunk, last run) bool {
+	n := len(chunks)
+	if last.hi != n || last.lo == 0 || chunks[n-1].Settled {
+		return false
+	}
+	for _, st := range states[:last.lo] {
+		if st == chunkMissing {
+			return false
+		}
+	}
+	return true
+}
+
+// completeUntil is the time up to which an answer made of the first n chunks is complete, ok false
+// when it is complete to its end: the end of the first stale copy served that covers less than its
+// chunk's fetch would (an old copy of the open tail), else the start of the first chunk left out.
+// covered[i] is the Covered of chunk i's copy when a stale copy was served for it, else 0.
+func completeUntil(chunks []chunk, covered []int64, n int) (int64, bool) {
+	for i := range n {
+		if covered[i] != 0 && covered[i] < chunks[i].Fetch.End {
+			return covered[i], true
+		}
+	}
+	if n < len(chunks) {
+		return chunks[n].Fetch.Beg, true
+	}
+	return 0, false
+}

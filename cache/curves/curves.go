@@ -47,6 +47,10 @@ type Config struct {
 	// FetchConcurrency: time queued for the slot does not count. A shared fetch outlives the request
 	// that started it, but not the last request waiting for it. Default 30 s.
 	FetchTimeout time.Duration
+	// FailureTTL is how long a failed chunk fetch is remembered: requests meanwhile get its error
+	// (or their stale copy, or the older part of a live window) without asking data-api again.
+	// Default 1.5 s; negative: not remembered.
+	FailureTTL time.Duration
 	// LockTTL is the lifetime of the cross-instance fetch lock, and the longest another instance
 	// waits for the holder's value before fetching itself. Default 10 s.
 	LockTTL time.Duration
@@ -79,6 +83,9 @@ type Curves struct {
 
 	flightMu sync.Mutex
 	flights  map[string]*flightCall // shared fetches, by runKey
+
+	failMu   sync.Mutex
+	failures map[string]failure // recently failed fetches, by chunk key
 
 	semMu sync.Mutex
 	sems  map[string]*semaphore.Weighted // per backend
@@ -135,6 +142,9 @@ func New(client *daqbuf.Client, s store.Store, cfg Config) *Curves {
 	if cfg.FetchTimeout <= 0 {
 		cfg.FetchTimeout = 30 * time.Second
 	}
+	if cfg.FailureTTL == 0 {
+		cfg.FailureTTL = 1500 * time.Millisecond
+	}
 	if cfg.LockTTL <= 0 {
 		cfg.LockTTL = 10 * time.Second
 	}
@@ -150,7 +160,7 @@ func New(client *daqbuf.Client, s store.Store, cfg Config) *Curves {
 	life, stop := context.WithCancel(context.Background())
 	return &Curves{
 		client: client, direct: Direct{Client: client}, store: s, cfg: cfg, log: cfg.Logger,
-		sems: map[string]*semaphore.Weighted{}, flights: map[string]*flightCall{}, life: life, stop: stop,
+		sems: map[string]*semaphore.Weighted{}, flights: map[string]*flightCall{}, failures: map[string]failure{}, life: life, stop: stop,
 	}
 }
 
@@ -243,6 +253,9 @@ func (c *Curves) bins(ctx context.Context, q daqbuf.BinnedQuery, maxTailAge time
 	}
 	acc := newBinBatch(len(plan.Chunks) * c.cfg.BinsPerChunk)
 	for _, v := range vals {
+		if v == nil {
+			break // the newest part is left out (load)
+		}
 		if _, err := decodeBinsAppend(v, acc); err != nil {
 			// Cannot happen with values this code wrote; answer correctly anyway.
 			c.log.Error("curve cache: undecodable bins chunk; answering from data-api", "err", err)
@@ -302,6 +315,9 @@ func (c *Curves) events(ctx context.Context, q daqbuf.EventsQuery, maxTailAge ti
 	}
 	parts := make([][]*daqbuf.EventBatch, len(vals))
 	for i, v := range vals {
+		if v == nil {
+			break // the newest part is left out (load)
+		}
 		if _, parts[i], err = decodeEvents(v); err != nil {
 			c.log.Error("curve cache: undecodable events chunk; answering from data-api", "err", err)
 			return c.directEvents(ctx, q)
@@ -367,6 +383,8 @@ type Stats struct {
 	StoreErrors                      uint64 // failed store calls (treated as misses)
 	Errors                           uint64 // requests answered with an error
 	AbandonedFetches                 uint64 // shared fetches cancelled because every request waiting for them left
+	DroppedTails                     uint64 // live windows answered without their newest part (data-api failed or slow)
+	FailuresRecalled                 uint64 // fetches not tried because the same chunk failed less than FailureTTL ago
 	FetchesInFlight                  int64  // chunk fetches running now (a gauge)
 	SharedFetches                    int64  // shared fetches running or waiting for a slot or a lock (a gauge)
 }
@@ -376,6 +394,7 @@ type curveCounters struct {
 	chunkHits, chunkMisses, staleChunks           atomic.Uint64
 	upstream, coalesced, upstreamBytes, notStored atomic.Uint64
 	storeErrors, errors, abandoned                atomic.Uint64
+	droppedTails, failuresRecalled                atomic.Uint64
 	inFlight                                      atomic.Int64
 }
 
@@ -400,7 +419,8 @@ func (c *Curves) Stats() Stats {
 		Bypassed: s.bypass.Load(), ChunkHits: s.chunkHits.Load(), ChunkMisses: s.chunkMisses.Load(),
 		StaleChunks: s.staleChunks.Load(), UpstreamFetches: s.upstream.Load(), CoalescedWaiters: s.coalesced.Load(),
 		UpstreamBytes: s.upstreamBytes.Load(), NotStored: s.notStored.Load(), StoreErrors: s.storeErrors.Load(),
-		Errors: s.errors.Load(), AbandonedFetches: s.abandoned.Load(), FetchesInFlight: s.inFlight.Load(),
+		Errors: s.errors.Load(), AbandonedFetches: s.abandoned.Load(),
+		DroppedTails: s.droppedTails.Load(), FailuresRecalled: s.failuresRecalled.Load(), FetchesInFlight: s.inFlight.Load(),
 		SharedFetches: c.running.Load(),
 	}
 }

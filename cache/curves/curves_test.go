@@ -414,7 +414,9 @@ func TestDataAPIDownServesStale(t *testing.T) {
 			}
 		}
 
-		// A stream that fails midway is not stored either.
+		// A stream that fails midway is not stored either. (The failure above is remembered for
+		// FailureTTL: without the clock moving on, data-api would not be asked.)
+		e.clock.Advance(c.cfg.FailureTTL)
 		e.sim.SetFault(sim.Fault{MidStreamError: true})
 		if _, _, err := c.Bins(context.Background(), cold); err == nil {
 			t.Error("mid-stream failure: no error")
@@ -432,6 +434,10 @@ func TestDataAPIDownServesStale(t *testing.T) {
 				t.Errorf("cold chunk %d stored although its stream failed midway", i)
 			}
 		}
+		if _, _, err := c.Bins(context.Background(), cold); err == nil {
+			t.Error("right after the failure: no error, want the remembered one")
+		}
+		e.clock.Advance(c.cfg.FailureTTL)
 		e.sim.ResetRequests()
 		got, _ = mustBins(t, c, cold)
 		if d := diffBins(got, directBins(t, e, cold)); d != "" {

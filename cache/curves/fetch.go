@@ -49,8 +49,10 @@ const maxRunChunks = 64
 
 // load returns the encoded value of every job, in order: fresh ones from the store (one round
 // trip), the others fetched in parallel, adjacent missing chunks in one upstream request (fetchRuns).
-// A failed fetch falls back to the chunk's stale copy when there is one (curve.StatusStale);
-// otherwise the request fails.
+// A failed fetch falls back to the chunk's stale copy when there is one (curve.StatusStale). On a live
+// window whose newest chunks have no copy, their fetch failing or taking longer than StaleAfter
+// leaves them out (nil values at the end; curve.StatusStale). Otherwise the request fails. When the
+// answer is complete only up to some time, that is noted in ctx's Completeness.
 func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte, curve.Status, error) {
 	vals := make([][]byte, len(jobs))
 	if len(jobs) == 0 {
@@ -83,23 +85,41 @@ func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte
 	}
 
 	var usedStale atomic.Bool
+	covered := make([]int64, len(jobs)) // Covered of the stale copies served
+	runs := fetchRuns(states, chunks, maxRunChunks)
+	last := runs[len(runs)-1]
+	droppable := tailDroppable(states, chunks, last)
+	cut := len(jobs) // chunks from cut on are left out of the answer
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.cfg.FetchConcurrency)
-	for _, r := range fetchRuns(states, chunks, maxRunChunks) {
+	for _, r := range runs {
 		g.Go(func() error {
 			if gctx.Err() != nil {
 				return gctx.Err() // the request already failed: start no more fetches for it
 			}
 			stale := r.hi-r.lo == 1 && states[r.lo] == chunkStale
-			vs, err := c.loadRun(gctx, jobs[r.lo:r.hi], stale)
+			drop := droppable && r == last
+			vs, err := c.loadRun(gctx, jobs[r.lo:r.hi], stale || drop)
 			if err == nil {
 				copy(vals[r.lo:r.hi], vs)
 				return nil
 			}
-			if stale && ctx.Err() == nil {
+			switch {
+			case ctx.Err() != nil:
+			case stale:
 				c.log.Warn("curve cache: data-api failed, serving a stale chunk", "key", jobs[r.lo].key, "err", err)
 				c.stats.staleChunks.Add(1)
 				vals[r.lo] = cached[r.lo]
+				if h, err := readHeader(cached[r.lo], jobs[r.lo].kind); err == nil {
+					covered[r.lo] = h.Covered
+				}
+				usedStale.Store(true)
+				return nil
+			case drop:
+				c.log.Warn("curve cache: data-api failed, leaving out the newest part of a live window",
+					"key", jobs[r.lo].key, "err", err)
+				c.stats.droppedTails.Add(1)
+				cut = r.lo // only this goroutine writes it; read after Wait
 				usedStale.Store(true)
 				return nil
 			}
@@ -109,6 +129,10 @@ func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte
 	if err := g.Wait(); err != nil {
 		c.stats.errors.Add(1)
 		return nil, "", err
+	}
+	clear(vals[cut:])
+	if until, ok := completeUntil(chunks, covered, cut); ok {
+		noteIncomplete(ctx, until)
 	}
 	switch {
 	case usedStale.Load():
@@ -155,9 +179,17 @@ func (c *Curves) loadRun(ctx context.Context, jobs []chunkJob, hasStale bool) ([
 		defer t.Stop()
 		slow = t.C
 	}
+	if err := c.recentFailure(jobs); err != nil {
+		c.stats.failuresRecalled.Add(1)
+		return nil, err
+	}
 	key := runKey(jobs)
 	call, leader, err := c.joinFlight(key, func(fctx context.Context, keep func()) ([][]byte, error) {
-		return c.fetchShared(fctx, jobs, keep)
+		vals, err := c.fetchShared(fctx, jobs, keep)
+		if err != nil && fctx.Err() == nil {
+			c.rememberFailure(jobs, err)
+		}
+		return vals, err
 	})
 	if err != nil {
 		return nil, err
@@ -175,6 +207,53 @@ func (c *Curves) loadRun(ctx context.Context, jobs []chunkJob, hasStale bool) ([
 		c.leaveFlight(key, call)
 		return nil, ctxError(ctx)
 	}
+}
+
+// failure is a remembered failed fetch of a chunk.
+type failure struct {
+	until time.Time
+	err   error
+}
+
+// maxFailures bounds the remembered failures; beyond it the expired ones are dropped, and if none
+// is, all of them.
+const maxFailures = 4096
+
+// rememberFailure remembers for FailureTTL that fetching jobs failed with err, so that requests
+// meanwhile get the error (or their stale copies) without asking a failing data-api again.
+func (c *Curves) rememberFailure(jobs []chunkJob, err error) {
+	if c.cfg.FailureTTL <= 0 || errors.Is(err, ErrClosed) {
+		return
+	}
+	now := c.cfg.Now()
+	c.failMu.Lock()
+	defer c.failMu.Unlock()
+	if len(c.failures) >= maxFailures {
+		maps.DeleteFunc(c.failures, func(_ string, f failure) bool { return !now.Before(f.until) })
+		if len(c.failures) >= maxFailures {
+			clear(c.failures)
+		}
+	}
+	for _, j := range jobs {
+		c.failures[j.key] = failure{until: now.Add(c.cfg.FailureTTL), err: err}
+	}
+}
+
+// recentFailure is the remembered error of a fetch of one of jobs that failed less than FailureTTL
+// ago, or nil.
+func (c *Curves) recentFailure(jobs []chunkJob) error {
+	now := c.cfg.Now()
+	c.failMu.Lock()
+	defer c.failMu.Unlock()
+	for _, j := range jobs {
+		if f, ok := c.failures[j.key]; ok {
+			if now.Before(f.until) {
+				return f.err
+			}
+			delete(c.failures, j.key)
+		}
+	}
+	return nil
 }
 
 // joinFlight joins the running shared fetch under key, or starts fn as a new one (leader). fn runs

@@ -111,3 +111,56 @@ func TestSplitBinsAndEvents(t *testing.T) {
 		t.Errorf("no events: %v", p)
 	}
 }
+
+// TestTailDroppableAndCompleteUntil: only the open newest run of a window with a copy of everything
+// before it may be left out; completeness ends at the first short stale copy or the first chunk left out.
+func TestTailDroppableAndCompleteUntil(t *testing.T) {
+	const (
+		F = chunkFresh
+		M = chunkMissing
+		S = chunkStale
+	)
+	chunks := []chunk{
+		{Span: daqbuf.Range{Beg: 0, End: 10 * sec}, Fetch: daqbuf.Range{Beg: 0, End: 10 * sec}, Settled: true},
+		{Span: daqbuf.Range{Beg: 10 * sec, End: 20 * sec}, Fetch: daqbuf.Range{Beg: 10 * sec, End: 20 * sec}},
+		{Span: daqbuf.Range{Beg: 20 * sec, End: 30 * sec}, Fetch: daqbuf.Range{Beg: 20 * sec, End: 25 * sec}},
+	}
+	settledTail := append([]chunk(nil), chunks...)
+	settledTail[2].Settled = true
+	for _, tc := range []struct {
+		name   string
+		states []chunkState
+		chunks []chunk
+		last   run
+		want   bool
+	}{
+		{"live tail, rest cached", []chunkState{F, S, M}, chunks, run{2, 3}, true},
+		{"live tail run of two", []chunkState{F, M, M}, chunks, run{1, 3}, true},
+		{"all missing", []chunkState{M, M, M}, chunks, run{0, 3}, false},
+		{"hole before", []chunkState{M, F, M}, chunks, run{2, 3}, false},
+		{"settled window", []chunkState{F, F, M}, settledTail, run{2, 3}, false},
+		{"not the end", []chunkState{F, M, F}, chunks, run{1, 2}, false},
+	} {
+		if got := tailDroppable(tc.states, tc.chunks, tc.last); got != tc.want {
+			t.Errorf("%s: droppable %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		covered []int64
+		n       int
+		want    int64
+		ok      bool
+	}{
+		{"complete", []int64{0, 0, 0}, 3, 0, false},
+		{"stale settled copy is complete", []int64{10 * sec, 0, 0}, 3, 0, false},
+		{"short stale copy", []int64{0, 14 * sec, 0}, 3, 14 * sec, true},
+		{"tail left out", []int64{0, 0, 0}, 2, 20 * sec, true},
+		{"short copy before the cut", []int64{0, 14 * sec, 0}, 2, 14 * sec, true},
+	} {
+		got, ok := completeUntil(chunks, tc.covered, tc.n)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%s: %d %v, want %d %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+}

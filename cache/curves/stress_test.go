@@ -9,6 +9,7 @@ import (
 	"github.com/databoard/databoard/cache/redistest"
 	"github.com/databoard/databoard/cache/store"
 	"github.com/databoard/databoard/daqbuf"
+	"github.com/databoard/databoard/daqbuf/curve"
 	"github.com/databoard/databoard/daqbuf/sim"
 )
 
@@ -135,5 +136,69 @@ func TestSlowDataAPIQueueingIsNotATimeout(t *testing.T) {
 	}
 	if n, _ := e.upstream(); n != clients {
 		t.Errorf("%d upstream requests, want %d", n, clients)
+	}
+}
+
+// TestLiveWindowDegradesGracefully (issue 12, point 4): with data-api failing, a live window whose
+// newest chunk has no copy is answered from what is cached (X-Cache: stale), complete up to the end
+// of the old tail's copy, the missing newest part left out; the failure is remembered, so the next
+// request does not ask data-api again; with data-api hanging, the same answer comes after StaleAfter.
+// Before: such a window failed whole (500, or 504 after 30 s) although almost all of it was cached.
+func TestLiveWindowDegradesGracefully(t *testing.T) {
+	e := newSimEnv(t)
+	c := e.curves(store.NewMemory(store.MemoryConfig{}), Config{StaleAfter: 300 * time.Millisecond, FetchTimeout: time.Hour})
+	ch := e.channel(t, "SIM-F64:SINE", false)
+	window := func() daqbuf.BinnedQuery {
+		return daqbuf.BinnedQuery{Channel: ch, Range: daqbuf.Range{Beg: e.now() - int64(10*time.Minute), End: e.now()}, BinCount: 600}
+	}
+	mustBins(t, c, window())
+	t0 := e.now() // where the cached tail's copy ends
+	check := func(what string, fault sim.Fault) {
+		t.Helper()
+		e.clock.Advance(3 * time.Minute) // a new chunk holds now: it has no copy
+		q := window()
+		e.sim.ClearFault()
+		direct := directBins(t, e, q)
+		e.sim.SetFault(fault)
+		ctx, comp := WithCompleteness(t.Context())
+		got, st, err := c.Bins(ctx, q)
+		if err != nil || st != curve.StatusStale {
+			t.Fatalf("%s: status %q, err %v; want stale", what, st, err)
+		}
+		until, ok := comp.Until()
+		if !ok || until.UnixNano() != t0 {
+			t.Errorf("%s: complete until %v (%v), want %v", what, until, ok, time.Unix(0, t0))
+		}
+		w, _ := binWidthOf(q)
+		settled := daqbuf.Range{Beg: q.Range.Beg, End: t0 / w * w} // the bins complete before t0
+		flatDirect := flatBins(direct)
+		want := cutBins(&flatDirect, settled)
+		flat := flatBins(got)
+		if d := diffBins([]*daqbuf.BinBatch{cutBins(&flat, settled)}, []*daqbuf.BinBatch{want}); d != "" || want.Len() == 0 {
+			t.Errorf("%s: cached part: %s (%d bins)", what, d, want.Len())
+		}
+		if n := flat.Len(); n == 0 || flat.Ts1[n-1] >= t0 {
+			t.Errorf("%s: %d bins, the last at %d: want none from %d on", what, n, flat.Ts1[max(n-1, 0)], t0)
+		}
+	}
+
+	check("data-api failing", sim.Fault{PathPrefix: "/api/4/", Status: 500})
+	// 26 ms later, as in the issue: the failure is remembered, data-api is not asked again.
+	e.sim.ResetRequests()
+	e.clock.Advance(26 * time.Millisecond)
+	ctx, comp := WithCompleteness(t.Context())
+	if _, st, err := c.Bins(ctx, window()); err != nil || st != curve.StatusStale {
+		t.Errorf("again: status %q, err %v; want stale", st, err)
+	}
+	if _, ok := comp.Until(); !ok {
+		t.Error("again: no completeness noted")
+	}
+	if n, _ := e.upstream(); n != 0 {
+		t.Errorf("again, 26 ms later: %d upstream requests, want 0 (the failure is remembered)", n)
+	}
+
+	check("data-api hanging", sim.Fault{PathPrefix: "/api/4/", Latency: time.Hour})
+	if s := c.Stats(); s.DroppedTails < 2 || s.FailuresRecalled == 0 {
+		t.Errorf("stats %+v: want dropped tails and recalled failures", s)
 	}
 }
