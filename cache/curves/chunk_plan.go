@@ -1,6 +1,7 @@
 package curves
 
 import (
+	"math"
 	"time"
 
 	"github.com/databoard/databoard/daqbuf"
@@ -367,4 +368,40 @@ func completeUntil(chunks []chunk, covered []int64, n int) (int64, bool) {
 		return chunks[n].Fetch.Beg, true
 	}
 	return 0, false
+}
+
+// deltaFrom is where a delta fetch of the chunk holding now starts, given the header of its stored
+// copy: only the part after the copy is asked for (from the start of the bin holding the copy's
+// Covered for bins of width w, which was partial; from Covered itself for events, w 0) and merged
+// into the copy. ok is false when the copy cannot be extended that way: final, not the chunk holding
+// now (a chunk that no longer holds now is fetched whole again, picking up data that arrived late
+// behind the copy's end), past its FreshUntil, or covering nothing or everything.
+func deltaFrom(h chunkHeader, ch chunk, now, w int64) (int64, bool) {
+	if h.Final || ch.Span.End <= now || now >= h.FreshUntil || h.Covered <= ch.Span.Beg || h.Covered >= ch.Fetch.End {
+		return 0, false
+	}
+	from := h.Covered
+	if w > 0 {
+		from = from / w * w
+	}
+	return max(from, ch.Span.Beg), true
+}
+
+// mergeBinsDelta is base's bins starting before from, followed by delta's (a fresh copy of the bins
+// from from on).
+func mergeBinsDelta(base, delta *daqbuf.BinBatch, from int64) *daqbuf.BinBatch {
+	kept := cutBins(base, daqbuf.Range{Beg: math.MinInt64, End: from})
+	out := newBinBatch(kept.Len() + delta.Len())
+	for _, b := range []*daqbuf.BinBatch{kept, delta} {
+		out.Ts1, out.Ts2 = append(out.Ts1, b.Ts1...), append(out.Ts2, b.Ts2...)
+		out.Counts = append(out.Counts, b.Counts...)
+		out.Mins, out.Maxs, out.Avgs = append(out.Mins, b.Mins...), append(out.Maxs, b.Maxs...), append(out.Avgs, b.Avgs...)
+	}
+	return out
+}
+
+// mergeEventsDelta is base's events before from, followed by delta's (the events from from on).
+func mergeEventsDelta(base, delta []*daqbuf.EventBatch, from int64) []*daqbuf.EventBatch {
+	kept := mergeEvents([][]*daqbuf.EventBatch{base}, daqbuf.Range{Beg: math.MinInt64, End: from}, false)
+	return append(kept, delta...)
 }

@@ -26,8 +26,14 @@ type Config struct {
 	Settle time.Duration
 	// FinalTTL is how long final chunks are kept. Default 7 days.
 	FinalTTL time.Duration
-	// TailTTL is how long a non-final chunk (the open tail) is used as it is. Default 5 s.
+	// TailTTL is how long a non-final chunk (the open tail) is used as it is, or, with FreshTail,
+	// extended by delta fetches; then it is fetched whole again. Default 5 s.
 	TailTTL time.Duration
+	// FreshTail, when > 0, is the oldest copy of the chunk holding now that Bins and Events serve as
+	// it is: an older one (within TailTTL) is brought up to now by a delta fetch of what followed it,
+	// so a window ending now holds what data-api had about FreshTail before the request. databoard
+	// sets 1 s. Default 0: the copy is reused for TailTTL.
+	FreshTail time.Duration
 	// StaleTTL is how long a non-final chunk is kept after it was fetched, as a stale-if-error
 	// fallback. Default 1 h.
 	StaleTTL time.Duration
@@ -234,9 +240,19 @@ func (f freshTail) Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.
 	return f.c.events(ctx, q, f.maxAge)
 }
 
+// tailAge is the bound on the age of the tail chunk's copy: a caller's (Within), or FreshTail if
+// tighter; 0 for none.
+func (c *Curves) tailAge(caller time.Duration) time.Duration {
+	if f := c.cfg.FreshTail; f > 0 && f < c.cfg.TailTTL && (caller <= 0 || f < caller) {
+		return f
+	}
+	return caller
+}
+
 // bins is Bins with a bound on the age of the tail chunk's copy (none when maxTailAge is 0).
 func (c *Curves) bins(ctx context.Context, q daqbuf.BinnedQuery, maxTailAge time.Duration) ([]*daqbuf.BinBatch, curve.Status, error) {
 	now := c.cfg.Now().UnixNano()
+	maxTailAge = c.tailAge(maxTailAge)
 	plan, ok := planBins(q, c.cfg.BinsPerChunk, now, c.cfg.Settle, maxTailAge)
 	if !ok || len(plan.Chunks) > c.cfg.MaxChunks {
 		// A huge bin count would cost one upstream request per BinsPerChunk bins when cold; one
@@ -244,7 +260,7 @@ func (c *Curves) bins(ctx context.Context, q daqbuf.BinnedQuery, maxTailAge time
 		return c.directBins(ctx, q)
 	}
 	base := binKeyBase(q.Channel, q.Mode, plan.Width)
-	jobs := c.jobs(q.Channel.Backend, base, plan.Chunks, kindBins, func(ctx context.Context, chunks []chunk) ([]fetched, error) {
+	jobs := c.jobs(q.Channel.Backend, base, plan.Chunks, kindBins, plan.Width, func(ctx context.Context, chunks []chunk) ([]fetched, error) {
 		return c.fetchBins(ctx, q, plan.Width, chunks)
 	})
 	vals, st, err := c.load(ctx, jobs, now)
@@ -301,12 +317,13 @@ func (c *Curves) Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.Ev
 // events is Events with a bound on the age of the tail chunk's copy (none when maxTailAge is 0).
 func (c *Curves) events(ctx context.Context, q daqbuf.EventsQuery, maxTailAge time.Duration) ([]*daqbuf.EventBatch, curve.Status, error) {
 	now := c.cfg.Now().UnixNano()
+	maxTailAge = c.tailAge(maxTailAge)
 	plan, ok := planEvents(q, c.cfg.EventChunks, now, c.cfg.Settle, maxTailAge)
 	if !ok {
 		return c.directEvents(ctx, q)
 	}
 	base := eventKeyBase(q.Channel, q.Mode, q.ValueType, plan.Span)
-	jobs := c.jobs(q.Channel.Backend, base, plan.Chunks, kindEvents, func(ctx context.Context, chunks []chunk) ([]fetched, error) {
+	jobs := c.jobs(q.Channel.Backend, base, plan.Chunks, kindEvents, 0, func(ctx context.Context, chunks []chunk) ([]fetched, error) {
 		return c.fetchEvents(ctx, q, chunks)
 	})
 	vals, st, err := c.load(ctx, jobs, now)
@@ -385,6 +402,7 @@ type Stats struct {
 	AbandonedFetches                 uint64 // shared fetches cancelled because every request waiting for them left
 	DroppedTails                     uint64 // live windows answered without their newest part (data-api failed or slow)
 	FailuresRecalled                 uint64 // fetches not tried because the same chunk failed less than FailureTTL ago
+	DeltaFetches                     uint64 // tail chunks brought up to now by fetching only what followed their copy
 	FetchesInFlight                  int64  // chunk fetches running now (a gauge)
 	SharedFetches                    int64  // shared fetches running or waiting for a slot or a lock (a gauge)
 }
@@ -394,7 +412,7 @@ type curveCounters struct {
 	chunkHits, chunkMisses, staleChunks           atomic.Uint64
 	upstream, coalesced, upstreamBytes, notStored atomic.Uint64
 	storeErrors, errors, abandoned                atomic.Uint64
-	droppedTails, failuresRecalled                atomic.Uint64
+	droppedTails, failuresRecalled, deltas        atomic.Uint64
 	inFlight                                      atomic.Int64
 }
 
@@ -420,7 +438,7 @@ func (c *Curves) Stats() Stats {
 		StaleChunks: s.staleChunks.Load(), UpstreamFetches: s.upstream.Load(), CoalescedWaiters: s.coalesced.Load(),
 		UpstreamBytes: s.upstreamBytes.Load(), NotStored: s.notStored.Load(), StoreErrors: s.storeErrors.Load(),
 		Errors: s.errors.Load(), AbandonedFetches: s.abandoned.Load(),
-		DroppedTails: s.droppedTails.Load(), FailuresRecalled: s.failuresRecalled.Load(), FetchesInFlight: s.inFlight.Load(),
+		DroppedTails: s.droppedTails.Load(), FailuresRecalled: s.failuresRecalled.Load(), DeltaFetches: s.deltas.Load(), FetchesInFlight: s.inFlight.Load(),
 		SharedFetches: c.running.Load(),
 	}
 }

@@ -22,6 +22,7 @@ type chunkJob struct {
 	backend string
 	key     string
 	kind    byte
+	width   int64 // bins: the bin width; events: 0
 	chunk   chunk
 	// fetch asks data-api for adjacent chunks (ascending) in one request and returns one answer per
 	// chunk.
@@ -32,14 +33,17 @@ type chunkJob struct {
 type fetched struct {
 	outcome fetchOutcome
 	encode  func(h chunkHeader) ([]byte, error)
+	// merge encodes a delta answer (a chunk fetched from its Fetch.Beg, mid-chunk) merged into base,
+	// the stored copy it extends.
+	merge func(base []byte, h chunkHeader) ([]byte, error)
 }
 
-func (c *Curves) jobs(backend string, base []byte, chunks []chunk, kind byte,
+func (c *Curves) jobs(backend string, base []byte, chunks []chunk, kind byte, width int64,
 	fetch func(ctx context.Context, chunks []chunk) ([]fetched, error)) []chunkJob {
 	keys := chunkKeys(base, chunks)
 	jobs := make([]chunkJob, len(chunks))
 	for i, ch := range chunks {
-		jobs[i] = chunkJob{backend: backend, key: keys[i], kind: kind, chunk: ch, fetch: fetch}
+		jobs[i] = chunkJob{backend: backend, key: keys[i], kind: kind, width: width, chunk: ch, fetch: fetch}
 	}
 	return jobs
 }
@@ -99,7 +103,13 @@ func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte
 			}
 			stale := r.hi-r.lo == 1 && states[r.lo] == chunkStale
 			drop := droppable && r == last
-			vs, err := c.loadRun(gctx, jobs[r.lo:r.hi], stale || drop)
+			var vs [][]byte
+			var err error
+			if from, ok := c.deltaOf(jobs[r.lo], cached[r.lo], now); stale && ok {
+				vs, err = c.loadDelta(gctx, jobs[r.lo], cached[r.lo], from)
+			} else {
+				vs, err = c.loadRun(gctx, jobs[r.lo:r.hi], stale || drop)
+			}
 			if err == nil {
 				copy(vals[r.lo:r.hi], vs)
 				return nil
@@ -179,14 +189,90 @@ func (c *Curves) loadRun(ctx context.Context, jobs []chunkJob, hasStale bool) ([
 		defer t.Stop()
 		slow = t.C
 	}
+	return c.share(ctx, runKey(jobs), jobs, slow, func(fctx context.Context, keep func()) ([][]byte, error) {
+		return c.fetchShared(fctx, jobs, keep)
+	})
+}
+
+// loadDelta brings the stored copy base of the chunk holding now up to now with a delta fetch from
+// from on (deltaFrom), shared like loadRun; when it fails or takes longer than StaleAfter, the caller
+// serves base as a stale copy.
+func (c *Curves) loadDelta(ctx context.Context, j chunkJob, base []byte, from int64) ([][]byte, error) {
+	t := time.NewTimer(c.cfg.StaleAfter)
+	defer t.Stop()
+	return c.share(ctx, j.key+"Δ", []chunkJob{j}, t.C, func(fctx context.Context, keep func()) ([][]byte, error) {
+		v, err := c.fetchDelta(fctx, j, base, from)
+		return [][]byte{v}, err
+	})
+}
+
+// deltaOf is where a delta fetch of j's chunk may start given its stored copy val (deltaFrom).
+func (c *Curves) deltaOf(j chunkJob, val []byte, now int64) (int64, bool) {
+	if val == nil {
+		return 0, false
+	}
+	h, err := readHeader(val, j.kind)
+	if err != nil {
+		return 0, false
+	}
+	return deltaFrom(h, j.chunk, now, j.width)
+}
+
+// fetchDelta fetches j's chunk from from on (a slot of the backend's semaphore first, like fetchRun)
+// and merges it into base, the stored copy, which then covers up to now and is fresh for another
+// TailTTL (the chunk is fetched whole again once it no longer holds now, and when it settles).
+// Deltas take no cross-instance lock: they are small.
+func (c *Curves) fetchDelta(ctx context.Context, j chunkJob, base []byte, from int64) ([]byte, error) {
+	sem := c.semFor(j.backend)
+	if err := sem.Acquire(ctx, 1); err != nil {
+		return nil, ctxError(ctx)
+	}
+	defer sem.Release(1)
+	ch := j.chunk
+	ch.Fetch.Beg = from
+	fctx, cancel := context.WithTimeout(ctx, c.cfg.FetchTimeout)
+	defer cancel()
+	c.stats.upstream.Add(1)
+	c.stats.deltas.Add(1)
+	c.stats.inFlight.Add(1)
+	fs, err := j.fetch(fctx, []chunk{ch})
+	c.stats.inFlight.Add(-1)
+	if err != nil {
+		return nil, err
+	}
+	if o := fs[0].outcome; !(o.Complete || o.OpenTail) {
+		return nil, errIncompleteDelta
+	}
+	val, err := fs[0].merge(base, chunkHeader{FreshUntil: c.cfg.Now().UnixNano() + int64(c.cfg.TailTTL), Covered: ch.Fetch.End})
+	if err != nil {
+		return nil, err
+	}
+	c.stats.upstreamBytes.Add(uint64(len(val)))
+	if len(val) <= c.cfg.MaxEntryBytes {
+		if err := c.store.Set(ctx, j.key, val, max(c.cfg.StaleTTL, c.cfg.TailTTL)); err != nil {
+			c.storeFailed("write chunk", err)
+		}
+	}
+	return val, nil
+}
+
+// errIncompleteDelta: a delta answer that cannot be trusted to be complete (timed out, or no bins);
+// the stored copy is served instead.
+var errIncompleteDelta = errors.New("cache: incomplete delta answer")
+
+// share runs fetch as the shared fetch under key (joining it if it runs), for jobs, and waits for it
+// until it ends, slow fires (errSlow: the fetch goes on), or ctx ends (the caller leaves it). A
+// fetch of one of jobs that failed less than FailureTTL ago is not tried again: its error is
+// returned.
+func (c *Curves) share(ctx context.Context, key string, jobs []chunkJob, slow <-chan time.Time,
+	fetch func(fctx context.Context, keep func()) ([][]byte, error)) ([][]byte, error) {
 	if err := c.recentFailure(jobs); err != nil {
 		c.stats.failuresRecalled.Add(1)
 		return nil, err
 	}
-	key := runKey(jobs)
 	call, leader, err := c.joinFlight(key, func(fctx context.Context, keep func()) ([][]byte, error) {
-		vals, err := c.fetchShared(fctx, jobs, keep)
-		if err != nil && fctx.Err() == nil {
+		vals, err := fetch(fctx, keep)
+		if err != nil && fctx.Err() == nil && !errors.Is(err, errIncompleteDelta) {
 			c.rememberFailure(jobs, err)
 		}
 		return vals, err
@@ -532,9 +618,17 @@ func (c *Curves) fetchBins(ctx context.Context, q daqbuf.BinnedQuery, w int64, c
 		complete := part.Len() > 0 && !st.TimedOut()
 		// Only bins reaching the end of what was asked prove the stream was not cut short.
 		reachesEnd := part.Len() > 0 && part.Ts2[part.Len()-1] >= chunks[i].Fetch.End
+		from := chunks[i].Fetch.Beg
 		out[i] = fetched{
 			outcome: fetchOutcome{Complete: complete, Unverified: !reachesEnd},
 			encode:  func(h chunkHeader) ([]byte, error) { return encodeBins(h, part) },
+			merge: func(base []byte, h chunkHeader) ([]byte, error) {
+				_, b, err := decodeBins(base)
+				if err != nil {
+					return nil, err
+				}
+				return encodeBins(h, mergeBinsDelta(b, part, from))
+			},
 		}
 	}
 	return out, nil
@@ -560,9 +654,17 @@ func (c *Curves) fetchEvents(ctx context.Context, q daqbuf.EventsQuery, chunks [
 			Complete: st.RangeFinal(),
 			OpenTail: chunks[i].Fetch.End < chunks[i].Span.End && !st.TimedOut(),
 		}
+		from := chunks[i].Fetch.Beg
 		out[i] = fetched{
 			outcome: o,
 			encode:  func(h chunkHeader) ([]byte, error) { return encodeEvents(h, part) },
+			merge: func(base []byte, h chunkHeader) ([]byte, error) {
+				_, b, err := decodeEvents(base)
+				if err != nil {
+					return nil, err
+				}
+				return encodeEvents(h, mergeEventsDelta(b, part, from))
+			},
 		}
 	}
 	return out, nil

@@ -164,3 +164,64 @@ func TestTailDroppableAndCompleteUntil(t *testing.T) {
 		}
 	}
 }
+
+// TestDeltaFromAndMerge: only a fresh, non-final copy of the chunk holding now that covers part of
+// it is extended; bins restart at the bin holding the copy's end, events right at it; the merge keeps
+// the copy before that point and appends the delta.
+func TestDeltaFromAndMerge(t *testing.T) {
+	now := 25*sec + 300
+	tail := chunk{Span: daqbuf.Range{Beg: 20 * sec, End: 30 * sec}, Fetch: daqbuf.Range{Beg: 20 * sec, End: now}}
+	past := chunk{Span: daqbuf.Range{Beg: 10 * sec, End: 20 * sec}, Fetch: daqbuf.Range{Beg: 10 * sec, End: 20 * sec}}
+	fresh := chunkHeader{FreshUntil: now + sec, Covered: 23*sec + 500}
+	for _, tc := range []struct {
+		name string
+		h    chunkHeader
+		ch   chunk
+		w    int64
+		from int64
+		ok   bool
+	}{
+		{"events", fresh, tail, 0, 23*sec + 500, true},
+		{"bins of 1 s", fresh, tail, sec, 23 * sec, true},
+		{"final", chunkHeader{Final: true, Covered: 30 * sec}, tail, 0, 0, false},
+		{"past FreshUntil", chunkHeader{FreshUntil: now, Covered: 23 * sec}, tail, 0, 0, false},
+		{"not the chunk holding now", chunkHeader{FreshUntil: now + sec, Covered: 15 * sec}, past, 0, 0, false},
+		{"covers nothing", chunkHeader{FreshUntil: now + sec, Covered: 20 * sec}, tail, 0, 0, false},
+		{"covers all", chunkHeader{FreshUntil: now + sec, Covered: now}, tail, 0, 0, false},
+		{"bin before the chunk", chunkHeader{FreshUntil: now + sec, Covered: 20*sec + 1}, tail, 7 * sec, 20 * sec, true},
+	} {
+		from, ok := deltaFrom(tc.h, tc.ch, now, tc.w)
+		if from != tc.from || ok != tc.ok {
+			t.Errorf("%s: %d %v, want %d %v", tc.name, from, ok, tc.from, tc.ok)
+		}
+	}
+
+	bins := func(ts ...int64) *daqbuf.BinBatch {
+		b := &daqbuf.BinBatch{}
+		for _, x := range ts {
+			b.Ts1, b.Ts2 = append(b.Ts1, x*sec), append(b.Ts2, (x+1)*sec)
+			b.Counts = append(b.Counts, uint64(x))
+			b.Mins, b.Maxs, b.Avgs = append(b.Mins, 0), append(b.Maxs, 0), append(b.Avgs, 0)
+		}
+		return b
+	}
+	// The copy's last bin (23 s) was partial: the delta's replaces it.
+	got := mergeBinsDelta(bins(20, 21, 22, 23), bins(23, 24, 25), 23*sec)
+	if want := bins(20, 21, 22, 23, 24, 25); !slices.Equal(got.Ts1, want.Ts1) || !slices.Equal(got.Counts, want.Counts) {
+		t.Errorf("merged bins %v", got.Ts1)
+	}
+	ev := func(ts ...int64) []*daqbuf.EventBatch {
+		b := &daqbuf.EventBatch{ScalarType: "f64", Values: daqbuf.Values{Kind: daqbuf.KindFloat}}
+		for _, x := range ts {
+			b.Ts, b.Values.Floats = append(b.Ts, x), append(b.Values.Floats, float64(x))
+		}
+		return []*daqbuf.EventBatch{b}
+	}
+	var ts []int64
+	for _, b := range mergeEventsDelta(ev(1, 2, 3), ev(4, 5), 4) {
+		ts = append(ts, b.Ts...)
+	}
+	if !slices.Equal(ts, []int64{1, 2, 3, 4, 5}) {
+		t.Errorf("merged events %v", ts)
+	}
+}

@@ -2,6 +2,7 @@ package curves
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -200,5 +201,72 @@ func TestLiveWindowDegradesGracefully(t *testing.T) {
 	check("data-api hanging", sim.Fault{PathPrefix: "/api/4/", Latency: time.Hour})
 	if s := c.Stats(); s.DroppedTails < 2 || s.FailuresRecalled == 0 {
 		t.Errorf("stats %+v: want dropped tails and recalled failures", s)
+	}
+}
+
+// TestFreshHitIsFresh (issue 12, point 5): a "last 10 minutes" window probed every 2 s holds what
+// data-api has at the request (no TailTTL-old tail), and the chunk holding now costs at most one tiny
+// upstream request per mode: the delta after the cached tail, not the whole chunk. A probe 0.5 s after
+// the last one holds everything up to 1 s before it. Before: answers marked hit missed up to 5 s of
+// newest data (3 001, 2 991, 2 981 points).
+func TestFreshHitIsFresh(t *testing.T) {
+	e := newSimEnv(t)
+	c := e.curves(store.NewMemory(store.MemoryConfig{}), Config{FreshTail: time.Second})
+	ch := e.channel(t, "SIM-F64:SINE", false)
+	probe := func(what string, exact bool) {
+		t.Helper()
+		now := e.now()
+		r := daqbuf.Range{Beg: now - int64(10*time.Minute), End: now}
+		bq := daqbuf.BinnedQuery{Channel: ch, Range: r, BinCount: 600}
+		eq := daqbuf.EventsQuery{Channel: ch, Range: r}
+		e.sim.ResetRequests()
+		got, _ := mustBins(t, c, bq)
+		ev, _, err := c.Events(t.Context(), eq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tail := map[string]int{} // requests for the chunk holding now: they end at now
+		for _, q := range e.sim.Requests() {
+			if q.End != now {
+				continue
+			}
+			tail[q.Path]++
+			if d := time.Duration(q.End - q.Beg); d > 4*time.Second {
+				t.Errorf("%s: %s asked for the last %s, want a delta of a few seconds", what, q.Path, d)
+			}
+		}
+		if tail["/api/4/binned"] > 1 || tail["/api/4/events"] > 1 {
+			t.Errorf("%s: requests for the tail %v, want at most 1 per mode", what, tail)
+		}
+		// Everything data-api has up to 1 s before the request (all of it when the tail was fetched).
+		upTo := now - int64(time.Second)
+		if exact {
+			upTo = now
+		}
+		w, _ := binWidthOf(bq)
+		complete := daqbuf.Range{Beg: r.Beg - w, End: upTo / w * w}
+		gotB, wantB := flatBins(got), flatBins(directBins(t, e, bq))
+		if d := diffBins([]*daqbuf.BinBatch{cutBins(&gotB, complete)}, []*daqbuf.BinBatch{cutBins(&wantB, complete)}); d != "" {
+			t.Errorf("%s: bins %s", what, d)
+		}
+		evWindow := daqbuf.Range{Beg: r.Beg, End: upTo}
+		if d := diffEvents(mergeEvents([][]*daqbuf.EventBatch{ev}, evWindow, false),
+			mergeEvents([][]*daqbuf.EventBatch{directEvents(t, e, eq)}, evWindow, false)); d != "" {
+			t.Errorf("%s: events %s", what, d)
+		}
+	}
+	warm := daqbuf.Range{Beg: e.now() - int64(10*time.Minute), End: e.now()}
+	mustBins(t, c, daqbuf.BinnedQuery{Channel: ch, Range: warm, BinCount: 600})
+	if _, _, err := c.Events(t.Context(), daqbuf.EventsQuery{Channel: ch, Range: warm}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		e.clock.Advance(2 * time.Second)
+		probe(fmt.Sprintf("probe %d, 2 s later", i), true)
+		e.clock.Advance(500 * time.Millisecond)
+		probe(fmt.Sprintf("probe %d, 0.5 s later", i), false)
+	}
+	if s := c.Stats(); s.DeltaFetches == 0 {
+		t.Errorf("stats %+v: no delta fetches", s)
 	}
 }

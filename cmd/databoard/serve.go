@@ -331,7 +331,13 @@ func openStore(ctx context.Context, cfg configs.Config, log *slog.Logger, cleanu
 }
 
 // curvesConfig is the curve cache's configuration: its upstream fetches per data-api backend are
-// capped at DAQBUF_MAX_CONNS, the connections the client may open to it.
+// capped at DAQBUF_MAX_CONNS, the connections the client may open to it, and a window ending now
+// holds what data-api had freshTail before the request.
 func curvesConfig(cfg configs.Config, log *slog.Logger) curves.Config {
-	return curves.Config{FetchConcurrency: cfg.DaqbufMaxConns, Logger: log.With(slog.String("component", "curves"))}
+	return curves.Config{FetchConcurrency: cfg.DaqbufMaxConns, FreshTail: freshTail,
+		Logger: log.With(slog.String("component", "curves"))}
 }
+
+// freshTail is the oldest copy of the chunk holding now that the curve cache serves as it is; an older
+// one is brought up to now with a small delta request (issue 12).
+const freshTail = time.Second

@@ -228,8 +228,12 @@ func TestNewRedisClientTopology(t *testing.T) {
 func TestCurvesFetchCapFromConfig(t *testing.T) {
 	for _, n := range []int{3, 16, 64} {
 		cfg := configs.Config{DaqbufMaxConns: n}
-		if got := curvesConfig(cfg, slog.New(slog.DiscardHandler)).FetchConcurrency; got != n {
-			t.Errorf("DAQBUF_MAX_CONNS=%d: FetchConcurrency %d", n, got)
+		got := curvesConfig(cfg, slog.New(slog.DiscardHandler))
+		if got.FetchConcurrency != n {
+			t.Errorf("DAQBUF_MAX_CONNS=%d: FetchConcurrency %d", n, got.FetchConcurrency)
+		}
+		if got.FreshTail != time.Second {
+			t.Errorf("FreshTail %s, want 1s", got.FreshTail)
 		}
 	}
 }
