@@ -96,3 +96,60 @@ func TestRedisAtClosedPort(t *testing.T) {
 		t.Errorf("breaker %s after a refused call, want still open (no probe during the cooldown)", state)
 	}
 }
+
+// TestRedisKilledInProcessTier (issue 12, point 1): a steady mix of past and live windows runs with
+// Redis up, then with Redis gone (its forwarder stopped). The bounded in-process tier in front of
+// Redis answers the hot chunks meanwhile: upstream requests rise at most 3× over the Redis-up figure,
+// and no request fails. Before: 6 upstream requests with Redis up, 6 501 with Redis down.
+func TestRedisKilledInProcessTier(t *testing.T) {
+	e := newSimEnv(t)
+	fwd := newForwarder(t, redistest.Addr(t))
+	rs := store.NewRedis(redistest.ClientVia(t, fwd.addr), store.RedisConfig{
+		Prefix: redistest.Prefix(t), Timeout: time.Second, BreakerFailures: 5, BreakerCooldown: 200 * time.Millisecond,
+	})
+	tiered := store.NewTiered(rs, store.TieredConfig{Now: e.clock.Now})
+	c := e.curves(tiered, Config{FreshTail: time.Second})
+	var mix []daqbuf.BinnedQuery
+	for i, name := range []string{"SIM-F64:SINE", "SIM-F64:RAMP", "SIM-ENUM:MODE", "SIM-SPARSE:TEMP"} {
+		ch := e.channel(t, name, false)
+		for k := range 5 {
+			end := e.now() - int64(time.Duration(k*7+i+1)*time.Hour)
+			mix = append(mix, daqbuf.BinnedQuery{Channel: ch, Range: daqbuf.Range{Beg: end - int64(time.Hour), End: end}, BinCount: 500})
+		}
+	}
+	live := daqbuf.BinnedQuery{Channel: e.channel(t, "SIM-F64:SINE", false), BinCount: 600}
+	const rounds = 10
+	// phase runs the mix for some rounds and returns the upstream requests it cost.
+	phase := func(what string) int {
+		before := c.Stats().UpstreamFetches
+		for r := range rounds {
+			e.clock.Advance(time.Second)
+			live.Range = daqbuf.Range{Beg: e.now() - int64(10*time.Minute), End: e.now()}
+			for i, q := range append(mix, live) {
+				got, _, err := c.Bins(t.Context(), q)
+				if err != nil {
+					t.Fatalf("%s, round %d, request %d: %v", what, r, i, err)
+				}
+				if r == rounds-1 && i < len(mix) { // (the live window's tail may be up to FreshTail old)
+					if d := diffBins(got, directBins(t, e, q)); d != "" {
+						t.Errorf("%s, request %d: %s", what, i, d)
+					}
+				}
+			}
+		}
+		return int(c.Stats().UpstreamFetches - before)
+	}
+	phase("warm-up")
+	up := phase("Redis up")
+	fwd.stop()
+	down := phase("Redis down")
+	t.Logf("%d requests (%d windows × %d rounds): %d upstream requests with Redis up, %d with Redis down; %d in-process fallbacks",
+		rounds*(len(mix)+1), len(mix)+1, rounds, up, down, tiered.Fallbacks())
+	if down > 3*max(up, 1) {
+		t.Errorf("Redis down: %d upstream requests, want at most 3 × %d", down, up)
+	}
+	if c.Stats().Errors != 0 {
+		t.Errorf("%d failed requests", c.Stats().Errors)
+	}
+	fwd.start()
+}

@@ -116,6 +116,9 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 	// Encoded answers of settled windows, per instance (see server/answers.go).
 	answers := store.NewMemory(store.MemoryConfig{MaxBytes: 64 << 20})
 	admin := cache.NewAdmin(curveCache, channels, cacheStore, answers)
+	if t, ok := cacheStore.(*store.Tiered); ok {
+		admin.DropOnFlush(t)
+	}
 	admin.Start(ctx)
 	cleanup.add(func(context.Context) { admin.Close() })
 	var curveSource curve.Source = curveCache
@@ -230,7 +233,8 @@ func openCacheStore(cfg configs.Config, log *slog.Logger, cleanup *closers) (sto
 	}
 	cleanup.add(func(context.Context) { _ = client.Close() })
 	log.Info("cache: Redis", slog.String("topology", []string{"single", "sentinel", "cluster"}[configs.RedisTopologyOf(cfg.RedisURL)]))
-	return store.NewRedis(client, store.RedisConfig{Prefix: cfg.RedisKeyPrefix}), client, nil
+	// A bounded in-process copy in front of Redis answers while Redis is away (issue 12).
+	return store.NewTiered(store.NewRedis(client, store.RedisConfig{Prefix: cfg.RedisKeyPrefix}), store.TieredConfig{}), client, nil
 }
 
 // newRedisClient builds go-redis's client for REDIS_URL: one node, Sentinel (a master_name parameter) or
