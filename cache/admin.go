@@ -22,7 +22,7 @@ type Admin struct {
 	store    store.Store
 	answers  store.Store // may be nil
 
-	tiers      []*store.Tiered // in-process copies of the shared store, dropped with the answers
+	tiers []*store.Tiered // in-process copies of the shared store, dropped with the answers
 
 	answerHits atomic.Uint64
 	seenEpoch  string // the flush epoch this instance's answers belong to (watch goroutine only)

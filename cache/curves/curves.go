@@ -75,6 +75,10 @@ type Config struct {
 // pollInterval is how often an instance waiting for another instance's fetch looks for the value.
 const pollInterval = 20 * time.Millisecond
 
+// maxSlowRetries bounds the store calls of one coordination that may time out (store.ErrSlow: the
+// store's deadline grows after each) before the fetch goes on without the store.
+const maxSlowRetries = 8
+
 // Curves is the curve source with the chunked cache: binned and raw requests are cut into fixed,
 // epoch-aligned chunks on data-api's bin grid, read from a Store in one round trip, and only the
 // missing or out-of-date chunks are fetched from data-api, in parallel, each fetch shared by every

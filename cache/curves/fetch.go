@@ -522,7 +522,9 @@ func (c *Curves) coordinate(ctx context.Context, jobs []chunkJob, vals [][]byte)
 	// A live holder renews its lock for as long as its fetch may take; a dead one's lock expires
 	// after LockTTL and is then taken here. So waiting this long only bounds a store that misbehaves.
 	deadline := time.Now().Add(2*c.cfg.FetchTimeout + c.cfg.LockTTL)
+	slowRetries := 0
 	for {
+		lockFailed := false
 		for _, i := range pending {
 			if held[i] {
 				continue
@@ -530,6 +532,11 @@ func (c *Curves) coordinate(ctx context.Context, jobs []chunkJob, vals [][]byte)
 			got, err := c.store.Lock(ctx, lockKeyPrefix+jobs[i].key, c.cfg.LockTTL)
 			if err != nil {
 				c.storeFailed("lock", err)
+				if errors.Is(err, store.ErrSlow) && slowRetries < maxSlowRetries {
+					slowRetries++ // slow, not absent: its deadline grew; try again
+					lockFailed = true
+					break
+				}
 				return pending, release, nil
 			}
 			if !got {
@@ -549,7 +556,11 @@ func (c *Curves) coordinate(ctx context.Context, jobs []chunkJob, vals [][]byte)
 		got, err := c.store.GetMany(ctx, keys)
 		if err != nil {
 			c.storeFailed("read chunk", err)
-			return pending, release, nil
+			if !errors.Is(err, store.ErrSlow) || slowRetries >= maxSlowRetries {
+				return pending, release, nil
+			}
+			slowRetries++
+			got = make([][]byte, len(keys))
 		}
 		now := c.cfg.Now().UnixNano()
 		left, allHeld := pending[:0], true
@@ -566,7 +577,7 @@ func (c *Curves) coordinate(ctx context.Context, jobs []chunkJob, vals [][]byte)
 			allHeld = allHeld && held[i]
 		}
 		pending = left
-		if len(pending) == 0 || allHeld || time.Now().After(deadline) {
+		if len(pending) == 0 || (allHeld && !lockFailed) || time.Now().After(deadline) {
 			return pending, release, nil
 		}
 		t := time.NewTimer(pollInterval)

@@ -3,6 +3,9 @@ package curves
 import (
 	"context"
 	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,4 +155,56 @@ func TestRedisKilledInProcessTier(t *testing.T) {
 		t.Errorf("%d failed requests", c.Stats().Errors)
 	}
 	fwd.start()
+}
+
+// cpuHog keeps every core busy until the test ends: a host shared with other work.
+func cpuHog(t *testing.T) {
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range runtime.NumCPU() {
+		wg.Go(func() {
+			x := 0
+			for !stop.Load() {
+				for i := range 10_000 {
+					x += i
+				}
+			}
+			_ = x
+		})
+	}
+	t.Cleanup(func() { stop.Store(true); wg.Wait() })
+}
+
+// TestBusyHostKeepsCoalescing (issue 12, point 2): Redis healthy but every round trip slower than the
+// 100 ms starting deadline (a forwarder delays it, and a CPU hog shares the cores): the deadline grows
+// from measurements, timeouts are slowness and not absence, the breakers of two instances stay closed,
+// and 200 concurrent cold requests over the two instances still fetch every chunk once. Before: the
+// breaker opened, and chunks were fetched up to 4 times.
+func TestBusyHostKeepsCoalescing(t *testing.T) {
+	e := newSimEnv(t)
+	fwd := newForwarder(t, redistest.Addr(t))
+	fwd.delay.Store(int64(60 * time.Millisecond)) // each way: a round trip takes more than 120 ms
+	prefix := redistest.Prefix(t)
+	// Production settings: 100 ms starting deadline, 5 failures open the breaker.
+	ra := store.NewRedis(redistest.ClientVia(t, fwd.addr), store.RedisConfig{Prefix: prefix})
+	rb := store.NewRedis(redistest.ClientVia(t, fwd.addr), store.RedisConfig{Prefix: prefix})
+	a, b := e.curves(ra, Config{}), e.curves(rb, Config{})
+	cpuHog(t)
+	q := daqbuf.BinnedQuery{Channel: e.channel(t, "SIM-F64:RAMP", true),
+		Range: daqbuf.Range{Beg: e.now() - int64(40*time.Minute), End: e.now()}, BinCount: 2000}
+	got := concurrentBins(t, []*Curves{a, b}, 200, q)
+	checkOneFetchPerChunk(t, e, q)
+	n, _ := e.upstream()
+	_, tripsA := ra.Breaker()
+	_, tripsB := rb.Breaker()
+	t.Logf("200 cold requests over 2 instances, Redis round trips > 120 ms, CPU hog: %d upstream requests; "+
+		"deadlines now %s and %s; breaker trips %d and %d; store errors %d and %d",
+		n, ra.Deadline(), rb.Deadline(), tripsA, tripsB, a.Stats().StoreErrors, b.Stats().StoreErrors)
+	if tripsA != 0 || tripsB != 0 {
+		t.Errorf("breakers opened %d and %d times: a slow Redis was taken for a dead one", tripsA, tripsB)
+	}
+	fwd.delay.Store(0)
+	if d := diffBins(got, directBins(t, e, q)); d != "" {
+		t.Error(d)
+	}
 }
