@@ -122,8 +122,12 @@ func TestRedisKilledInProcessTier(t *testing.T) {
 	}
 	live := daqbuf.BinnedQuery{Channel: e.channel(t, "SIM-F64:SINE", false), BinCount: 600}
 	const rounds = 10
-	// phase runs the mix for some rounds and returns the upstream requests it cost.
+	var mixPhase func(what string, c *Curves) int
+	// phase runs the mix for some rounds through c and returns the upstream requests it cost.
 	phase := func(what string) int {
+		return mixPhase(what, c)
+	}
+	mixPhase = func(what string, c *Curves) int {
 		before := c.Stats().UpstreamFetches
 		for r := range rounds {
 			e.clock.Advance(time.Second)
@@ -146,8 +150,14 @@ func TestRedisKilledInProcessTier(t *testing.T) {
 	up := phase("Redis up")
 	fwd.stop()
 	down := phase("Redis down")
-	t.Logf("%d requests (%d windows × %d rounds): %d upstream requests with Redis up, %d with Redis down; %d in-process fallbacks",
-		rounds*(len(mix)+1), len(mix)+1, rounds, up, down, tiered.Fallbacks())
+	// The same mix on an instance without the in-process tier (as before): every chunk goes upstream.
+	plain := mixPhase("Redis down, no in-process tier", e.curves(rs, Config{FreshTail: time.Second}))
+	t.Logf("%d requests (%d windows × %d rounds): %d upstream requests with Redis up, %d with Redis down "+
+		"(%d in-process fallbacks); without the in-process tier, Redis down: %d",
+		rounds*(len(mix)+1), len(mix)+1, rounds, up, down, tiered.Fallbacks(), plain)
+	if plain <= 3*max(up, 1) {
+		t.Errorf("without the tier: %d upstream requests; the mix does not show what the tier is for", plain)
+	}
 	if down > 3*max(up, 1) {
 		t.Errorf("Redis down: %d upstream requests, want at most 3 × %d", down, up)
 	}
