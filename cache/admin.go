@@ -22,6 +22,8 @@ type Admin struct {
 	store    store.Store
 	answers  store.Store // may be nil
 
+	tiers []*store.Tiered // in-process copies of the shared store, dropped with the answers
+
 	answerHits atomic.Uint64
 	seenEpoch  string // the flush epoch this instance's answers belong to (watch goroutine only)
 	cancel     context.CancelFunc
@@ -42,13 +44,21 @@ func NewAdmin(curves *curves.Curves, channels *catalogue.List, st, answers store
 	return &Admin{curves: curves, channels: channels, store: st, answers: answers}
 }
 
+// DropOnFlush makes every flush, here or on another instance (the flush epoch), also empty t's
+// in-process copy, which otherwise could serve flushed values while Redis is unavailable. Call it
+// before Start.
+func (a *Admin) DropOnFlush(t *store.Tiered) { a.tiers = append(a.tiers, t) }
+
 // dropAnswers empties this instance's answer store (its entries are derived from whatever a flush
 // removes) and tells the other instances to empty theirs.
 func (a *Admin) dropAnswers(ctx context.Context) error {
-	if a.answers == nil {
+	if a.answers == nil && len(a.tiers) == 0 {
 		return nil
 	}
-	_, err := a.answers.DeletePrefix(ctx, "")
+	var err error
+	if a.answers != nil {
+		_, err = a.answers.DeletePrefix(ctx, "")
+	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return errors.Join(err, a.store.Set(ctx, flushEpochKey, []byte(hex.EncodeToString(b)), 30*24*time.Hour))
@@ -57,7 +67,7 @@ func (a *Admin) dropAnswers(ctx context.Context) error {
 // Start watches the shared flush epoch in the background, dropping this instance's kept answers when
 // another instance flushed. Without an answer store it does nothing.
 func (a *Admin) Start(ctx context.Context) {
-	if a.answers == nil {
+	if a.answers == nil && len(a.tiers) == 0 {
 		return
 	}
 	ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -94,7 +104,12 @@ func (a *Admin) checkFlushEpoch(ctx context.Context) {
 	epoch := string(vals[0])
 	if epoch != a.seenEpoch {
 		if a.seenEpoch != "" || epoch != "" {
-			_, _ = a.answers.DeletePrefix(ctx, "")
+			if a.answers != nil {
+				_, _ = a.answers.DeletePrefix(ctx, "")
+			}
+			for _, t := range a.tiers {
+				t.DropLocal(ctx)
+			}
 		}
 		a.seenEpoch = epoch
 	}

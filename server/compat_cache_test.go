@@ -107,6 +107,10 @@ func TestCacheStaleIfError(t *testing.T) {
 	if r.status != http.StatusOK || r.header.Get("X-Cache") != "stale" {
 		t.Errorf("warm window with data-api down: %d X-Cache=%q %s", r.status, r.header.Get("X-Cache"), truncate(string(r.body), 200))
 	}
+	// Issue 12: the tail's old copy ends before now, and the answer says so.
+	if ms, err := strconv.ParseInt(r.header.Get("X-Complete-Until"), 10, 64); err != nil || ms > time.Now().UnixMilli() || ms < now.Add(-10*time.Minute).UnixMilli() {
+		t.Errorf("warm window with data-api down: X-Complete-Until %q, want the end of the cached tail", r.header.Get("X-Complete-Until"))
+	}
 	cold := binnedPath("SIM-F64:RAMP", now.Add(-72*time.Hour), now.Add(-71*time.Hour), 100)
 	r = e.do(t, http.MethodGet, cold, "")
 	if r.status != http.StatusInternalServerError || string(r.body) != `{"detail":"Error fetching data from backend"}` {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/databoard/databoard/cache/curves"
 	"github.com/databoard/databoard/daqbuf/curve"
 )
 
@@ -114,11 +115,15 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 		c.Set(headerCache, string(curve.StatusHit))
 		return jsonBytes(c, http.StatusOK, body)
 	}
+	ctx, complete := curves.WithCompleteness(ctx)
 	cv, status, err := s.deps.Curves.Fetch(ctx, q)
 	if err != nil {
 		return err
 	}
 	c.Set(headerCache, string(status))
+	if until, ok := complete.Until(); ok {
+		c.Set(headerCompleteUntil, strconv.FormatInt(until.UnixMilli(), 10))
+	}
 	body := cv.AppendJSON(make([]byte, 0, cv.SizeHint()))
 	s.keepAnswer(ctx, key, status, !q.Empty && q.Settled(s.cfg.Now(), s.cfg.CurveSettle, s.cfg.CurveTailAge+answerClockSlack), body)
 	return jsonBytes(c, http.StatusOK, body)
@@ -127,6 +132,10 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 // headerCache says where a curve answer came from: hit, partial, miss or stale (stale: data-api failed
 // and cached data was served instead).
 const headerCache = "X-Cache"
+
+// headerCompleteUntil, on a stale answer of a live window, is the time (ms since the epoch) up to which
+// the answer is complete: data-api failed or was slow, and the newest part is left out.
+const headerCompleteUntil = "X-Complete-Until"
 
 func (s *Server) handleRawLink(c *fiber.Ctx) error {
 	q := newQueryParams(c)

@@ -76,7 +76,7 @@ func BenchmarkDecodeBinsChunk(b *testing.B) {
 }
 
 // BenchmarkFetchBinsChunks is the miss path without the store: the 16 chunks of benchQuery fetched
-// from the simulator and encoded.
+// from the simulator in one request (a cold run) and encoded.
 func BenchmarkFetchBinsChunks(b *testing.B) {
 	e := newSimEnv(b)
 	c := e.curves(store.NewMemory(store.MemoryConfig{}), Config{})
@@ -85,11 +85,11 @@ func BenchmarkFetchBinsChunks(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		for _, ch := range plan.Chunks {
-			f, err := c.fetchBins(ctx, q, plan.Width, ch)
-			if err != nil {
-				b.Fatal(err)
-			}
+		fs, err := c.fetchBins(ctx, q, plan.Width, plan.Chunks)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, f := range fs {
 			if _, err := f.encode(chunkHeader{}); err != nil {
 				b.Fatal(err)
 			}

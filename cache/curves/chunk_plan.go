@@ -1,6 +1,7 @@
 package curves
 
 import (
+	"math"
 	"time"
 
 	"github.com/databoard/databoard/daqbuf"
@@ -281,4 +282,126 @@ func span[T any](s []T, lo, hi int) []T {
 		return nil
 	}
 	return s[min(lo, len(s)):min(hi, len(s))]
+}
+
+// run is a stretch [lo, hi) of a request's chunks fetched in one upstream request.
+type run struct{ lo, hi int }
+
+// fetchRuns groups the chunks that need a fetch into runs, one upstream request each: adjacent
+// missing chunks (no stored copy at all) form one run, of at most maxRun chunks; a chunk with a stale
+// copy is a run of its own, so that its copy can be served on its own when its fetch is slow or fails.
+// A chunk cut at now ends a run (nothing follows it). states and chunks are parallel.
+func fetchRuns(states []chunkState, chunks []chunk, maxRun int) []run {
+	var out []run
+	for i, st := range states {
+		switch st {
+		case chunkFresh:
+			continue
+		case chunkMissing:
+			if n := len(out); n > 0 {
+				r := &out[n-1]
+				prev := chunks[r.hi-1]
+				if r.hi == i && states[r.hi-1] == chunkMissing && r.hi-r.lo < maxRun &&
+					prev.Fetch.End == prev.Span.End && prev.Span.End == chunks[i].Span.Beg {
+					r.hi++
+					continue
+				}
+			}
+		}
+		out = append(out, run{lo: i, hi: i + 1})
+	}
+	return out
+}
+
+// runRange is what data-api is asked for to fetch chunks (adjacent, ascending) in one request.
+func runRange(chunks []chunk) daqbuf.Range {
+	return daqbuf.Range{Beg: chunks[0].Fetch.Beg, End: chunks[len(chunks)-1].Fetch.End}
+}
+
+// splitBins cuts the bins of one upstream answer for chunks (adjacent, ascending) into the bins of
+// each chunk (those starting in its span), sharing b's memory.
+func splitBins(b *daqbuf.BinBatch, chunks []chunk) []*daqbuf.BinBatch {
+	out := make([]*daqbuf.BinBatch, len(chunks))
+	for i, ch := range chunks {
+		out[i] = cutBins(b, ch.Span)
+	}
+	return out
+}
+
+// splitEvents cuts the events of one upstream answer for chunks (adjacent, ascending) into the
+// events of each chunk (those in its span), sharing the batches' memory.
+func splitEvents(batches []*daqbuf.EventBatch, chunks []chunk) [][]*daqbuf.EventBatch {
+	out := make([][]*daqbuf.EventBatch, len(chunks))
+	for i, ch := range chunks {
+		out[i] = mergeEvents([][]*daqbuf.EventBatch{batches}, ch.Span, false)
+	}
+	return out
+}
+
+// tailDroppable reports whether the last run may be left out of the answer when its fetch fails or
+// is slow: it holds the window's newest chunk, which is still open (a live window), and every chunk
+// before it has a copy (the answer is not empty, and has no hole).
+func tailDroppable(states []chunkState, chunks []chunk, last run) bool {
+	n := len(chunks)
+	if last.hi != n || last.lo == 0 || chunks[n-1].Settled {
+		return false
+	}
+	for _, st := range states[:last.lo] {
+		if st == chunkMissing {
+			return false
+		}
+	}
+	return true
+}
+
+// completeUntil is the time up to which an answer made of the first n chunks is complete, ok false
+// when it is complete to its end: the end of the first stale copy served that covers less than its
+// chunk's fetch would (an old copy of the open tail), else the start of the first chunk left out.
+// covered[i] is the Covered of chunk i's copy when a stale copy was served for it, else 0.
+func completeUntil(chunks []chunk, covered []int64, n int) (int64, bool) {
+	for i := range n {
+		if covered[i] != 0 && covered[i] < chunks[i].Fetch.End {
+			return covered[i], true
+		}
+	}
+	if n < len(chunks) {
+		return chunks[n].Fetch.Beg, true
+	}
+	return 0, false
+}
+
+// deltaFrom is where a delta fetch of the chunk holding now starts, given the header of its stored
+// copy: only the part after the copy is asked for (from the start of the bin holding the copy's
+// Covered for bins of width w, which was partial; from Covered itself for events, w 0) and merged
+// into the copy. ok is false when the copy cannot be extended that way: final, not the chunk holding
+// now (a chunk that no longer holds now is fetched whole again, picking up data that arrived late
+// behind the copy's end), past its FreshUntil, or covering nothing or everything.
+func deltaFrom(h chunkHeader, ch chunk, now, w int64) (int64, bool) {
+	if h.Final || ch.Span.End <= now || now >= h.FreshUntil || h.Covered <= ch.Span.Beg || h.Covered >= ch.Fetch.End {
+		return 0, false
+	}
+	from := h.Covered
+	if w > 0 {
+		from = from / w * w
+	}
+	return max(from, ch.Span.Beg), true
+}
+
+// mergeBinsDelta is base's bins starting before from, followed by delta's (a fresh copy of the bins
+// from from on).
+func mergeBinsDelta(base, delta *daqbuf.BinBatch, from int64) *daqbuf.BinBatch {
+	kept := cutBins(base, daqbuf.Range{Beg: math.MinInt64, End: from})
+	out := newBinBatch(kept.Len() + delta.Len())
+	for _, b := range []*daqbuf.BinBatch{kept, delta} {
+		out.Ts1, out.Ts2 = append(out.Ts1, b.Ts1...), append(out.Ts2, b.Ts2...)
+		out.Counts = append(out.Counts, b.Counts...)
+		out.Mins, out.Maxs, out.Avgs = append(out.Mins, b.Mins...), append(out.Maxs, b.Maxs...), append(out.Avgs, b.Avgs...)
+	}
+	return out
+}
+
+// mergeEventsDelta is base's events before from, followed by delta's (the events from from on).
+func mergeEventsDelta(base, delta []*daqbuf.EventBatch, from int64) []*daqbuf.EventBatch {
+	kept := mergeEvents([][]*daqbuf.EventBatch{base}, daqbuf.Range{Beg: math.MinInt64, End: from}, false)
+	return append(kept, delta...)
 }

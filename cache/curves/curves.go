@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/semaphore"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/databoard/databoard/cache/store"
 	"github.com/databoard/databoard/daqbuf"
@@ -27,8 +26,14 @@ type Config struct {
 	Settle time.Duration
 	// FinalTTL is how long final chunks are kept. Default 7 days.
 	FinalTTL time.Duration
-	// TailTTL is how long a non-final chunk (the open tail) is used as it is. Default 5 s.
+	// TailTTL is how long a non-final chunk (the open tail) is used as it is, or, with FreshTail,
+	// extended by delta fetches; then it is fetched whole again. Default 5 s.
 	TailTTL time.Duration
+	// FreshTail, when > 0, is the oldest copy of the chunk holding now that Bins and Events serve as
+	// it is: an older one (within TailTTL) is brought up to now by a delta fetch of what followed it,
+	// so a window ending now holds what data-api had about FreshTail before the request. databoard
+	// sets 1 s. Default 0: the copy is reused for TailTTL.
+	FreshTail time.Duration
 	// StaleTTL is how long a non-final chunk is kept after it was fetched, as a stale-if-error
 	// fallback. Default 1 h.
 	StaleTTL time.Duration
@@ -41,12 +46,17 @@ type Config struct {
 	StaleAfter time.Duration
 	// MaxEntryBytes: chunks whose encoded value is larger are served but not stored. Default 4 MiB.
 	MaxEntryBytes int
-	// FetchConcurrency bounds the concurrent chunk fetches per backend, across all requests.
-	// Default 4.
+	// FetchConcurrency bounds the concurrent upstream fetches per backend, across all requests
+	// (databoard sets it from DAQBUF_MAX_CONNS). Default 4.
 	FetchConcurrency int
-	// FetchTimeout bounds one shared chunk fetch (it outlives the request that started it).
-	// Default 30 s.
+	// FetchTimeout bounds one upstream fetch of a shared fetch, from the moment it has a slot of
+	// FetchConcurrency: time queued for the slot does not count. A shared fetch outlives the request
+	// that started it, but not the last request waiting for it. Default 30 s.
 	FetchTimeout time.Duration
+	// FailureTTL is how long a failed chunk fetch is remembered: requests meanwhile get its error
+	// (or their stale copy, or the older part of a live window) without asking data-api again.
+	// Default 1.5 s; negative: not remembered.
+	FailureTTL time.Duration
 	// LockTTL is the lifetime of the cross-instance fetch lock, and the longest another instance
 	// waits for the holder's value before fetching itself. Default 10 s.
 	LockTTL time.Duration
@@ -65,6 +75,10 @@ type Config struct {
 // pollInterval is how often an instance waiting for another instance's fetch looks for the value.
 const pollInterval = 20 * time.Millisecond
 
+// maxSlowRetries bounds the store calls of one coordination that may time out (store.ErrSlow: the
+// store's deadline grows after each) before the fetch goes on without the store.
+const maxSlowRetries = 8
+
 // Curves is the curve source with the chunked cache: binned and raw requests are cut into fixed,
 // epoch-aligned chunks on data-api's bin grid, read from a Store in one round trip, and only the
 // missing or out-of-date chunks are fetched from data-api, in parallel, each fetch shared by every
@@ -77,7 +91,11 @@ type Curves struct {
 	cfg    Config
 	log    *slog.Logger
 
-	flight singleflight.Group // keyed by chunk key
+	flightMu sync.Mutex
+	flights  map[string]*flightCall // shared fetches, by runKey
+
+	failMu   sync.Mutex
+	failures map[string]failure // recently failed fetches, by chunk key
 
 	semMu sync.Mutex
 	sems  map[string]*semaphore.Weighted // per backend
@@ -134,6 +152,9 @@ func New(client *daqbuf.Client, s store.Store, cfg Config) *Curves {
 	if cfg.FetchTimeout <= 0 {
 		cfg.FetchTimeout = 30 * time.Second
 	}
+	if cfg.FailureTTL == 0 {
+		cfg.FailureTTL = 1500 * time.Millisecond
+	}
 	if cfg.LockTTL <= 0 {
 		cfg.LockTTL = 10 * time.Second
 	}
@@ -149,7 +170,7 @@ func New(client *daqbuf.Client, s store.Store, cfg Config) *Curves {
 	life, stop := context.WithCancel(context.Background())
 	return &Curves{
 		client: client, direct: Direct{Client: client}, store: s, cfg: cfg, log: cfg.Logger,
-		sems: map[string]*semaphore.Weighted{}, life: life, stop: stop,
+		sems: map[string]*semaphore.Weighted{}, flights: map[string]*flightCall{}, failures: map[string]failure{}, life: life, stop: stop,
 	}
 }
 
@@ -223,9 +244,19 @@ func (f freshTail) Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.
 	return f.c.events(ctx, q, f.maxAge)
 }
 
+// tailAge is the bound on the age of the tail chunk's copy: a caller's (Within), or FreshTail if
+// tighter; 0 for none.
+func (c *Curves) tailAge(caller time.Duration) time.Duration {
+	if f := c.cfg.FreshTail; f > 0 && f < c.cfg.TailTTL && (caller <= 0 || f < caller) {
+		return f
+	}
+	return caller
+}
+
 // bins is Bins with a bound on the age of the tail chunk's copy (none when maxTailAge is 0).
 func (c *Curves) bins(ctx context.Context, q daqbuf.BinnedQuery, maxTailAge time.Duration) ([]*daqbuf.BinBatch, curve.Status, error) {
 	now := c.cfg.Now().UnixNano()
+	maxTailAge = c.tailAge(maxTailAge)
 	plan, ok := planBins(q, c.cfg.BinsPerChunk, now, c.cfg.Settle, maxTailAge)
 	if !ok || len(plan.Chunks) > c.cfg.MaxChunks {
 		// A huge bin count would cost one upstream request per BinsPerChunk bins when cold; one
@@ -233,8 +264,8 @@ func (c *Curves) bins(ctx context.Context, q daqbuf.BinnedQuery, maxTailAge time
 		return c.directBins(ctx, q)
 	}
 	base := binKeyBase(q.Channel, q.Mode, plan.Width)
-	jobs := c.jobs(q.Channel.Backend, base, plan.Chunks, kindBins, func(ctx context.Context, ch chunk) (fetched, error) {
-		return c.fetchBins(ctx, q, plan.Width, ch)
+	jobs := c.jobs(q.Channel.Backend, base, plan.Chunks, kindBins, plan.Width, func(ctx context.Context, chunks []chunk) ([]fetched, error) {
+		return c.fetchBins(ctx, q, plan.Width, chunks)
 	})
 	vals, st, err := c.load(ctx, jobs, now)
 	if err != nil {
@@ -242,6 +273,9 @@ func (c *Curves) bins(ctx context.Context, q daqbuf.BinnedQuery, maxTailAge time
 	}
 	acc := newBinBatch(len(plan.Chunks) * c.cfg.BinsPerChunk)
 	for _, v := range vals {
+		if v == nil {
+			break // the newest part is left out (load)
+		}
 		if _, err := decodeBinsAppend(v, acc); err != nil {
 			// Cannot happen with values this code wrote; answer correctly anyway.
 			c.log.Error("curve cache: undecodable bins chunk; answering from data-api", "err", err)
@@ -287,13 +321,14 @@ func (c *Curves) Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.Ev
 // events is Events with a bound on the age of the tail chunk's copy (none when maxTailAge is 0).
 func (c *Curves) events(ctx context.Context, q daqbuf.EventsQuery, maxTailAge time.Duration) ([]*daqbuf.EventBatch, curve.Status, error) {
 	now := c.cfg.Now().UnixNano()
+	maxTailAge = c.tailAge(maxTailAge)
 	plan, ok := planEvents(q, c.cfg.EventChunks, now, c.cfg.Settle, maxTailAge)
 	if !ok {
 		return c.directEvents(ctx, q)
 	}
 	base := eventKeyBase(q.Channel, q.Mode, q.ValueType, plan.Span)
-	jobs := c.jobs(q.Channel.Backend, base, plan.Chunks, kindEvents, func(ctx context.Context, ch chunk) (fetched, error) {
-		return c.fetchEvents(ctx, q, ch)
+	jobs := c.jobs(q.Channel.Backend, base, plan.Chunks, kindEvents, 0, func(ctx context.Context, chunks []chunk) ([]fetched, error) {
+		return c.fetchEvents(ctx, q, chunks)
 	})
 	vals, st, err := c.load(ctx, jobs, now)
 	if err != nil {
@@ -301,6 +336,9 @@ func (c *Curves) events(ctx context.Context, q daqbuf.EventsQuery, maxTailAge ti
 	}
 	parts := make([][]*daqbuf.EventBatch, len(vals))
 	for i, v := range vals {
+		if v == nil {
+			break // the newest part is left out (load)
+		}
 		if _, parts[i], err = decodeEvents(v); err != nil {
 			c.log.Error("curve cache: undecodable events chunk; answering from data-api", "err", err)
 			return c.directEvents(ctx, q)
@@ -365,6 +403,10 @@ type Stats struct {
 	NotStored                        uint64 // fetched chunks not stored: too large or incomplete
 	StoreErrors                      uint64 // failed store calls (treated as misses)
 	Errors                           uint64 // requests answered with an error
+	AbandonedFetches                 uint64 // shared fetches cancelled because every request waiting for them left
+	DroppedTails                     uint64 // live windows answered without their newest part (data-api failed or slow)
+	FailuresRecalled                 uint64 // fetches not tried because the same chunk failed less than FailureTTL ago
+	DeltaFetches                     uint64 // tail chunks brought up to now by fetching only what followed their copy
 	FetchesInFlight                  int64  // chunk fetches running now (a gauge)
 	SharedFetches                    int64  // shared fetches running or waiting for a slot or a lock (a gauge)
 }
@@ -373,7 +415,8 @@ type curveCounters struct {
 	hits, partial, misses, stale, bypass          atomic.Uint64
 	chunkHits, chunkMisses, staleChunks           atomic.Uint64
 	upstream, coalesced, upstreamBytes, notStored atomic.Uint64
-	storeErrors, errors                           atomic.Uint64
+	storeErrors, errors, abandoned                atomic.Uint64
+	droppedTails, failuresRecalled, deltas        atomic.Uint64
 	inFlight                                      atomic.Int64
 }
 
@@ -398,7 +441,8 @@ func (c *Curves) Stats() Stats {
 		Bypassed: s.bypass.Load(), ChunkHits: s.chunkHits.Load(), ChunkMisses: s.chunkMisses.Load(),
 		StaleChunks: s.staleChunks.Load(), UpstreamFetches: s.upstream.Load(), CoalescedWaiters: s.coalesced.Load(),
 		UpstreamBytes: s.upstreamBytes.Load(), NotStored: s.notStored.Load(), StoreErrors: s.storeErrors.Load(),
-		Errors: s.errors.Load(), FetchesInFlight: s.inFlight.Load(),
+		Errors: s.errors.Load(), AbandonedFetches: s.abandoned.Load(),
+		DroppedTails: s.droppedTails.Load(), FailuresRecalled: s.failuresRecalled.Load(), DeltaFetches: s.deltas.Load(), FetchesInFlight: s.inFlight.Load(),
 		SharedFetches: c.running.Load(),
 	}
 }

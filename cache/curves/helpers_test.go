@@ -3,12 +3,12 @@ package curves
 import (
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -265,6 +265,8 @@ type forwarder struct {
 	ln    net.Listener
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
+
+	delay atomic.Int64 // ns added before every chunk of bytes forwarded: a slow Redis, or a busy host
 }
 
 func newForwarder(t testing.TB, target string) *forwarder {
@@ -321,8 +323,22 @@ func (f *forwarder) track(a, b net.Conn) bool {
 
 func (f *forwarder) pipe(dst, src net.Conn) {
 	defer f.wg.Done()
-	_, _ = io.Copy(dst, src)
-	_, _ = dst.Close(), src.Close()
+	defer func() { _, _ = dst.Close(), src.Close() }()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if d := time.Duration(f.delay.Load()); d > 0 {
+				time.Sleep(d)
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // stop closes the listener and every open connection and waits for the goroutines.

@@ -16,23 +16,26 @@ const (
 	BreakerHalfOpen BreakerState = "half-open"
 )
 
-// breaker is a consecutive-failure circuit breaker: after threshold failures in a row it opens for
-// cooldown, then lets exactly one probe through; the probe's success closes it, its failure opens it
-// again. It protects requests from waiting on a dead Redis, call after call.
+// breaker is a consecutive-failure circuit breaker: after threshold failures in a row (or
+// slowThreshold calls timing out in a row) it opens for cooldown, then lets exactly one probe
+// through; the probe's success closes it, its failure (or timeout) opens it again. It protects
+// requests from waiting on a dead Redis, call after call, while a merely slow one keeps serving.
 type breaker struct {
-	threshold int
-	cooldown  time.Duration
-	now       func() time.Time
+	threshold     int
+	slowThreshold int
+	cooldown      time.Duration
+	now           func() time.Time
 
 	mu       sync.Mutex
 	failures int
+	slow     int
 	state    BreakerState
 	until    time.Time // end of the open period
 	trips    uint64
 }
 
 func newBreaker(threshold int, cooldown time.Duration, now func() time.Time) *breaker {
-	return &breaker{threshold: threshold, cooldown: cooldown, now: now, state: BreakerClosed}
+	return &breaker{threshold: threshold, slowThreshold: 4 * threshold, cooldown: cooldown, now: now, state: BreakerClosed}
 }
 
 // allow reports whether a call may proceed; probe is true for the single half-open probe, which
@@ -58,8 +61,9 @@ type outcome uint8
 
 const (
 	outcomeSuccess outcome = iota
-	outcomeFailure
-	outcomeNeutral // the caller gave up: says nothing about the store
+	outcomeFailure         // a connection error: the store is absent
+	outcomeSlow            // the call ran out of its (grown) deadline: the store or the host is slow
+	outcomeNeutral         // the caller gave up, or the call's deadline was already raised: says nothing
 )
 
 // done records the outcome of a call allowed by allow.
@@ -68,13 +72,19 @@ func (b *breaker) done(probe bool, o outcome) {
 	defer b.mu.Unlock()
 	switch o {
 	case outcomeSuccess:
-		b.failures = 0
+		b.failures, b.slow = 0, 0
 		if probe || b.state != BreakerOpen {
 			b.state = BreakerClosed
 		}
 	case outcomeFailure:
 		b.failures++
 		if probe || (b.state == BreakerClosed && b.failures >= b.threshold) {
+			b.state, b.until = BreakerOpen, b.now().Add(b.cooldown)
+			b.trips++
+		}
+	case outcomeSlow:
+		b.slow++
+		if probe || (b.state == BreakerClosed && b.slow >= b.slowThreshold) {
 			b.state, b.until = BreakerOpen, b.now().Add(b.cooldown)
 			b.trips++
 		}

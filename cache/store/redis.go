@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -21,12 +22,20 @@ const DefaultRedisPrefix = "databoard:v1:"
 type RedisConfig struct {
 	// Prefix is put in front of every key. Default DefaultRedisPrefix.
 	Prefix string
-	// Timeout bounds every Redis round trip (one pipeline counts as one). Default 100 ms. The client
-	// must be built with ContextTimeoutEnabled so that the deadline reaches the socket.
+	// Timeout is the shortest deadline of a Redis round trip (one pipeline counts as one). Default
+	// 100 ms. The deadline in use follows the measured round trips (a margin over the smoothed round
+	// trip and its deviation) and doubles when a call times out, up to MaxTimeout. The client must be
+	// built with ContextTimeoutEnabled so that the deadline reaches the socket.
 	Timeout time.Duration
-	// BreakerFailures is the number of consecutive failed calls that opens the circuit breaker.
-	// Default 5.
+	// MaxTimeout is the longest deadline. Default 1 s (at least Timeout).
+	MaxTimeout time.Duration
+	// BreakerFailures is the number of consecutive failed calls (connection errors: Redis is absent)
+	// that opens the circuit breaker. Default 5.
 	BreakerFailures int
+	// BreakerSlowCalls is the number of consecutive calls timing out at the current deadline (Redis,
+	// or the host, is slow) that opens the breaker. Default 4 × BreakerFailures: a busy host is not a
+	// dead Redis.
+	BreakerSlowCalls int
 	// BreakerCooldown is how long the breaker stays open before one probe call is let through.
 	// Default 2 s.
 	BreakerCooldown time.Duration
@@ -45,6 +54,7 @@ type Redis struct {
 	client redis.UniversalClient
 	cfg    RedisConfig
 	br     *breaker
+	dl     *deadline
 	token  string // lock owner id of this instance
 	unlock *redis.Script
 	extend *redis.Script
@@ -72,6 +82,12 @@ func NewRedis(client redis.UniversalClient, cfg RedisConfig) *Redis {
 	if cfg.BreakerFailures <= 0 {
 		cfg.BreakerFailures = 5
 	}
+	if cfg.MaxTimeout <= 0 {
+		cfg.MaxTimeout = time.Second
+	}
+	if cfg.BreakerSlowCalls <= 0 {
+		cfg.BreakerSlowCalls = 4 * cfg.BreakerFailures
+	}
 	if cfg.BreakerCooldown <= 0 {
 		cfg.BreakerCooldown = 2 * time.Second
 	}
@@ -83,14 +99,19 @@ func NewRedis(client redis.UniversalClient, cfg RedisConfig) *Redis {
 	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go ≥ 1.24)
+	br := newBreaker(cfg.BreakerFailures, cfg.BreakerCooldown, cfg.Now)
+	br.slowThreshold = cfg.BreakerSlowCalls
 	return &Redis{
-		client: client, cfg: cfg, br: newBreaker(cfg.BreakerFailures, cfg.BreakerCooldown, cfg.Now),
+		client: client, cfg: cfg, br: br, dl: newDeadline(cfg.Timeout, cfg.MaxTimeout),
 		token: hex.EncodeToString(b), unlock: redis.NewScript(unlockScript), extend: redis.NewScript(extendScript),
 	}
 }
 
 // Breaker reports the circuit breaker's state and how many times it has opened.
 func (r *Redis) Breaker() (state BreakerState, trips uint64) { return r.br.snapshot() }
+
+// Deadline is the per-call deadline in use now (RedisConfig.Timeout and MaxTimeout).
+func (r *Redis) Deadline() time.Duration { return r.dl.current() }
 
 // Failures is the number of Redis calls that failed (timeouts, connection errors, refusals by the
 // open breaker).
@@ -103,12 +124,15 @@ func (r *Redis) do(ctx context.Context, op string, fn func(ctx context.Context) 
 		r.failures.Add(1)
 		return fmt.Errorf("cache: redis %s: circuit open: %w", op, ErrUnavailable)
 	}
-	cctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	used := r.dl.current()
+	cctx, cancel := context.WithTimeout(ctx, used)
 	defer cancel()
+	start := time.Now()
 	err := fn(cctx)
 	var reply redis.Error
 	switch {
 	case err == nil:
+		r.dl.observe(time.Since(start))
 		r.br.done(probe, outcomeSuccess)
 		return nil
 	case ctx.Err() != nil:
@@ -119,11 +143,31 @@ func (r *Redis) do(ctx context.Context, op string, fn func(ctx context.Context) 
 		r.br.done(probe, outcomeSuccess)
 		r.failures.Add(1)
 		return fmt.Errorf("cache: redis %s: %v: %w", op, err, ErrUnavailable)
+	case isTimeout(cctx, err):
+		// Slow, not absent: the deadline grows; only calls that had the grown one count toward the
+		// breaker, and only many of them in a row open it.
+		o := outcomeNeutral
+		if r.dl.timedOut(used) {
+			o = outcomeSlow
+		}
+		r.br.done(probe, o)
+		r.failures.Add(1)
+		return fmt.Errorf("cache: redis %s: %v (deadline %s): %w: %w", op, err, used, ErrUnavailable, ErrSlow)
 	default:
 		r.br.done(probe, outcomeFailure)
 		r.failures.Add(1)
 		return fmt.Errorf("cache: redis %s: %v: %w", op, err, ErrUnavailable)
 	}
+}
+
+// isTimeout tells a call that ran out of its deadline (the store or the host is slow) from one that
+// failed (connection refused or reset: the store is absent).
+func isTimeout(cctx context.Context, err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // isTransient: replies that mean the node cannot serve right now (failover, loading).

@@ -11,6 +11,10 @@ import (
 var (
 	// ErrUnavailable: the store did not answer in time, failed, or its circuit breaker is open.
 	ErrUnavailable = errors.New("cache: store unavailable")
+	// ErrSlow accompanies ErrUnavailable when the store did not answer within its deadline: it is
+	// slow (or the host is busy), not absent. A caller coordinating through the store may try again
+	// instead of going on without it.
+	ErrSlow = errors.New("cache: store slow")
 	// ErrMiss: the key holds no value (used by single-key helpers; GetMany reports misses as nil).
 	ErrMiss = errors.New("cache: miss")
 )

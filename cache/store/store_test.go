@@ -315,3 +315,82 @@ func TestRedisErrorsAreUnavailable(t *testing.T) {
 		t.Errorf("breaker %s after a cancelled call, want closed", st)
 	}
 }
+
+// TestDeadlineFromMeasurements: the deadline starts at the floor, follows measured round trips with a
+// margin (and comes down only slowly), doubles when a call times out at it (not when an older call
+// with a shorter deadline does), and stays within floor and ceiling.
+func TestDeadlineFromMeasurements(t *testing.T) {
+	d := newDeadline(100*time.Millisecond, time.Second)
+	if got := d.current(); got != 100*time.Millisecond {
+		t.Fatalf("start %s", got)
+	}
+	for range 20 {
+		d.observe(time.Millisecond) // a quick Redis: the floor holds
+	}
+	if got := d.current(); got != 100*time.Millisecond {
+		t.Errorf("quick calls: %s, want the floor", got)
+	}
+	if !d.timedOut(100*time.Millisecond) || d.current() != 200*time.Millisecond {
+		t.Errorf("a timeout at the current deadline: %s, want doubled", d.current())
+	}
+	if d.timedOut(100 * time.Millisecond) {
+		t.Error("a call started before the raise counted")
+	}
+	for range 10 {
+		d.timedOut(d.current())
+	}
+	if got := d.current(); got != time.Second {
+		t.Errorf("many timeouts: %s, want the ceiling", got)
+	}
+	for range 20 {
+		d.observe(150 * time.Millisecond) // a busy host: every call ~150 ms
+	}
+	got := d.current()
+	if got < 450*time.Millisecond || got > time.Second {
+		t.Errorf("150 ms calls: deadline %s, want a margin over them", got)
+	}
+	d.observe(time.Millisecond)
+	if after := d.current(); after < got*7/8-time.Millisecond {
+		t.Errorf("one quick call lowered the deadline from %s to %s", got, after)
+	}
+}
+
+// TestBreakerSlowIsNotAbsent: timeouts (slow) open the breaker only after many in a row; connection
+// failures after the usual few; a success resets both.
+func TestBreakerSlowIsNotAbsent(t *testing.T) {
+	now := time.Unix(0, 0)
+	b := newBreaker(3, time.Second, func() time.Time { return now })
+	call := func(o outcome) {
+		ok, probe := b.allow()
+		if ok {
+			b.done(probe, o)
+		}
+	}
+	for range 11 {
+		call(outcomeSlow)
+	}
+	if st, _ := b.snapshot(); st != BreakerClosed {
+		t.Fatalf("11 slow calls (threshold 3, slow 12): %s", st)
+	}
+	call(outcomeSuccess)
+	for range 11 {
+		call(outcomeSlow)
+	}
+	if st, _ := b.snapshot(); st != BreakerClosed {
+		t.Fatalf("a success did not reset the slow count: %s", st)
+	}
+	call(outcomeSlow)
+	if st, trips := b.snapshot(); st != BreakerOpen || trips != 1 {
+		t.Errorf("12 slow calls in a row: %s after %d trips, want open", st, trips)
+	}
+	b2 := newBreaker(3, time.Second, func() time.Time { return now })
+	for range 3 {
+		ok, probe := b2.allow()
+		if ok {
+			b2.done(probe, outcomeFailure)
+		}
+	}
+	if st, _ := b2.snapshot(); st != BreakerOpen {
+		t.Errorf("3 connection failures: %s, want open", st)
+	}
+}

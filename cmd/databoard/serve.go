@@ -99,7 +99,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 	if err != nil {
 		return err
 	}
-	curvesCfg := curves.Config{Logger: log.With(slog.String("component", "curves"))}
+	curvesCfg := curvesConfig(cfg, log)
 	curveCache := curves.New(client, cacheStore, curvesCfg)
 	// Registered before the hub's close, so it runs after it (closers run last first): detached fetches
 	// and lock renewals stop once nothing can ask for curves any more.
@@ -117,6 +117,9 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 	// Encoded answers of settled windows, per instance (see server/answers.go).
 	answers := store.NewMemory(store.MemoryConfig{MaxBytes: 64 << 20})
 	admin := cache.NewAdmin(curveCache, channels, cacheStore, answers)
+	if t, ok := cacheStore.(*store.Tiered); ok {
+		admin.DropOnFlush(t)
+	}
 	admin.Start(ctx)
 	cleanup.add(func(context.Context) { admin.Close() })
 	var curveSource curve.Source = curveCache
@@ -253,7 +256,8 @@ func openCacheStore(cfg configs.Config, log *slog.Logger, cleanup *closers) (sto
 	}
 	cleanup.add(func(context.Context) { _ = client.Close() })
 	log.Info("cache: Redis", slog.String("topology", []string{"single", "sentinel", "cluster"}[configs.RedisTopologyOf(cfg.RedisURL)]))
-	return store.NewRedis(client, store.RedisConfig{Prefix: cfg.RedisKeyPrefix}), client, nil
+	// A bounded in-process copy in front of Redis answers while Redis is away (issue 12).
+	return store.NewTiered(store.NewRedis(client, store.RedisConfig{Prefix: cfg.RedisKeyPrefix}), store.TieredConfig{}), client, nil
 }
 
 // newRedisClient builds go-redis's client for REDIS_URL: one node, Sentinel (a master_name parameter) or
@@ -352,3 +356,15 @@ func openStore(ctx context.Context, cfg configs.Config, log *slog.Logger, cleanu
 	})
 	return store, nil
 }
+
+// curvesConfig is the curve cache's configuration: its upstream fetches per data-api backend are
+// capped at DAQBUF_MAX_CONNS, the connections the client may open to it, and a window ending now
+// holds what data-api had freshTail before the request.
+func curvesConfig(cfg configs.Config, log *slog.Logger) curves.Config {
+	return curves.Config{FetchConcurrency: cfg.DaqbufMaxConns, FreshTail: freshTail,
+		Logger: log.With(slog.String("component", "curves"))}
+}
+
+// freshTail is the oldest copy of the chunk holding now that the curve cache serves as it is; an older
+// one is brought up to now with a small delta request (issue 12).
+const freshTail = time.Second

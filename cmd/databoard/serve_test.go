@@ -280,3 +280,18 @@ func TestOriginPatterns(t *testing.T) {
 		})
 	}
 }
+
+// TestCurvesFetchCapFromConfig (issue 12, point 6): the curve cache's upstream fetch cap follows
+// DAQBUF_MAX_CONNS instead of a fixed 4.
+func TestCurvesFetchCapFromConfig(t *testing.T) {
+	for _, n := range []int{3, 16, 64} {
+		cfg := configs.Config{DaqbufMaxConns: n}
+		got := curvesConfig(cfg, slog.New(slog.DiscardHandler))
+		if got.FetchConcurrency != n {
+			t.Errorf("DAQBUF_MAX_CONNS=%d: FetchConcurrency %d", n, got.FetchConcurrency)
+		}
+		if got.FreshTail != time.Second {
+			t.Errorf("FreshTail %s, want 1s", got.FreshTail)
+		}
+	}
+}
