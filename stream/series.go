@@ -253,8 +253,9 @@ func (s *series) poll(ctx context.Context) (period time.Duration, end bool) {
 		}
 		return s.fail(err)
 	}
-	s.publish(ctx, cv.Doc(), q.BeginMs, q.EndMs)
-	if s.params.completeBy(q, start) {
+	done := s.params.completeBy(q, start)
+	s.publish(ctx, cv.Doc(), q.BeginMs, q.EndMs, done)
+	if done {
 		ev := event{kind: eventComplete}
 		s.hub.broker.publishEvent(s, ev)
 		s.handleEvent(ev)
@@ -354,10 +355,13 @@ func (s *series) end(last func(sub *subscription) (string, body)) {
 // publish moves the series to doc for the window [beginMs, endMs]: a snapshot when it is the first, or
 // when an append could not carry the change cheaply; else an append, unless nothing changed. The
 // update goes to every subscriber here and, through the broker, to the other instances.
-func (s *series) publish(ctx context.Context, doc *curve.Doc, beginMs, endMs int64) {
+//
+// final: the last update of an absolute window; it is sent even when no point changed, so the client's last
+// message names the whole window.
+func (s *series) publish(ctx context.Context, doc *curve.Doc, beginMs, endMs int64, final bool) {
 	s.mu.Lock()
 	s.failing = false
-	u := s.next(doc, beginMs, endMs, s.hub.cfg.Now())
+	u := s.next(doc, beginMs, endMs, s.hub.cfg.Now(), final)
 	if u != nil {
 		s.commit(u, doc)
 	}
@@ -386,17 +390,17 @@ func (s *series) commit(u *update, doc *curve.Doc) {
 }
 
 // next is the update that brings subscribers from the current state to doc, or nil for none.
-func (s *series) next(doc *curve.Doc, beginMs, endMs int64, now time.Time) *update {
+func (s *series) next(doc *curve.Doc, beginMs, endMs int64, now time.Time, final bool) *update {
 	u := &update{epoch: s.epoch, offset: s.offset + 1, beginMs: beginMs, endMs: endMs, at: now}
 	if s.doc == nil || !sameShape(s.doc, doc) || doc.Empty {
-		if s.doc != nil && doc.Empty && s.doc.Empty {
+		if s.doc != nil && doc.Empty && s.doc.Empty && !(final && (beginMs != s.beginMs || endMs != s.endMs)) {
 			return nil
 		}
 		u.snapshot, u.doc = true, doc
 		return u
 	}
 	d, changed := diff(s.doc, doc)
-	if !changed {
+	if !changed && !(final && (beginMs != s.beginMs || endMs != s.endMs)) {
 		return nil
 	}
 	// An append is only worth it when it is small: after a change of bin width nearly every point
