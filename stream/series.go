@@ -65,6 +65,7 @@ type series struct {
 	beginMs   int64
 	endMs     int64
 	history   []*update // oldest first, consecutive offsets ending at offset
+	snap      *update   // the current state as a snapshot, once one was needed (see snapshot)
 	subs      map[*subscription]struct{}
 	idleSince time.Time // when the last subscriber left
 	closed    bool      // removed from the hub: attach must make a new one
@@ -130,12 +131,23 @@ func (s *series) canResume(r resumePoint) bool {
 
 // sendSnapshot queues the current curve for sub. Called with mu held.
 func (s *series) sendSnapshot(sub *subscription) {
-	u := &update{epoch: s.epoch, offset: s.offset, snapshot: true, beginMs: s.beginMs, endMs: s.endMs, doc: s.doc}
-	if n := len(s.history); n > 0 && s.history[n-1].snapshot {
-		u = s.history[n-1] // already encoded
-	}
-	sub.conn.enqueueSnapshot(sub, u)
+	sub.conn.enqueueSnapshot(sub, s.snapshot())
 	sub.started = true
+}
+
+// snapshot is the current state as a snapshot update, made (and encoded) once per state however many
+// subscribers are greeted with it: a thousand browsers opening one dashboard cost one encoding per format.
+// Called with mu held.
+func (s *series) snapshot() *update {
+	if n := len(s.history); n > 0 && s.history[n-1].snapshot && s.history[n-1].offset == s.offset {
+		return s.history[n-1]
+	}
+	if u := s.snap; u != nil && u.epoch == s.epoch && u.offset == s.offset {
+		return u
+	}
+	s.snap = &update{epoch: s.epoch, offset: s.offset, snapshot: true, beginMs: s.beginMs, endMs: s.endMs,
+		doc: s.doc, at: s.hub.cfg.Now()}
+	return s.snap
 }
 
 // resnapshot sends a fresh snapshot to a subscription that fell behind on a slow connection.
