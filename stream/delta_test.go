@@ -10,7 +10,7 @@ import (
 func pts(times ...int64) []curve.Point {
 	out := make([]curve.Point, len(times))
 	for i, t := range times {
-		out[i] = curve.Point{Time: t, Key: itoa(t), Val: curve.Value{F: float64(t)}}
+		out[i] = curve.Point{Time: t, Elem: -1, Val: curve.Float(float64(t))}
 	}
 	return out
 }
@@ -18,7 +18,7 @@ func pts(times ...int64) []curve.Point {
 func binned(values, mins []curve.Point) *curve.Doc {
 	d := &curve.Doc{Name: "X", Values: values, Mins: mins, Maxs: mins}
 	for _, p := range values {
-		d.Meta = append(d.Meta, curve.MetaPoint{Time: p.Time, Key: p.Key, Binned: true, Count: 1})
+		d.Meta = append(d.Meta, curve.MetaPoint{Time: p.Time, Binned: true, Count: 1})
 	}
 	return d
 }
@@ -26,7 +26,7 @@ func binned(values, mins []curve.Point) *curve.Doc {
 func TestDiff(t *testing.T) {
 	changed := func(p []curve.Point, i int, v float64) []curve.Point {
 		out := append([]curve.Point(nil), p...)
-		out[i].Val.F = v
+		out[i].Val = curve.Float(v)
 		return out
 	}
 	tests := []struct {

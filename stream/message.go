@@ -100,14 +100,14 @@ func encodeDocMsgpack(enc *msgpack.Encoder, d *curve.Doc) {
 		_ = enc.EncodeString(name)
 		_ = enc.EncodeMapLen(len(pts))
 		for _, p := range pts {
-			_ = enc.EncodeString(p.Key)
+			_ = enc.EncodeString(p.Key())
 			switch p.Val.Kind {
 			case curve.KindInt:
-				_ = enc.EncodeInt(p.Val.I)
+				_ = enc.EncodeInt(p.Val.I())
 			case curve.KindUint:
-				_ = enc.EncodeUint(p.Val.U)
+				_ = enc.EncodeUint(p.Val.U())
 			default:
-				_ = enc.EncodeFloat64(p.Val.F)
+				_ = enc.EncodeFloat64(p.Val.F())
 			}
 		}
 	}
@@ -129,7 +129,7 @@ func encodeDocMsgpack(enc *msgpack.Encoder, d *curve.Doc) {
 	_ = enc.EncodeString("pointMeta")
 	_ = enc.EncodeMapLen(len(d.Meta))
 	for _, m := range d.Meta {
-		_ = enc.EncodeString(m.Key)
+		_ = enc.EncodeString(strconv.FormatInt(m.Time, 10))
 		switch {
 		case m.Binned:
 			_ = enc.EncodeMapLen(1)

@@ -1,6 +1,7 @@
 package curve
 
 import (
+	"math"
 	"strconv"
 
 	"github.com/databoard/databoard/daqbuf"
@@ -32,37 +33,59 @@ const (
 	KindUint                   // an exact uint64
 )
 
-// Value is one number of a map, with the exactness its channel type has.
+// Value is one number of a map, with the exactness its channel type has: the bits of a float64, an
+// int64 or a uint64, by Kind (16 bytes, not 32: a live series keeps thousands of them).
 type Value struct {
 	Kind ValueKind
-	F    float64
-	I    int64
-	U    uint64
+	Bits uint64 // read with F, I or U; exported so that encoders of whole Docs see it
 }
+
+// Float, Int and Uint make Values.
+func Float(f float64) Value { return Value{Kind: KindFloat, Bits: math.Float64bits(f)} }
+func Int(i int64) Value     { return Value{Kind: KindInt, Bits: uint64(i)} }
+func Uint(u uint64) Value   { return Value{Kind: KindUint, Bits: u} }
+
+// F, I and U read v as the Kind it has.
+func (v Value) F() float64 { return math.Float64frombits(v.Bits) }
+func (v Value) I() int64   { return int64(v.Bits) }
+func (v Value) U() uint64  { return v.Bits }
 
 // AppendJSON writes v as the answer writes it.
 func (v Value) AppendJSON(dst []byte) []byte {
 	switch v.Kind {
 	case KindInt:
-		return strconv.AppendInt(dst, v.I, 10)
+		return strconv.AppendInt(dst, v.I(), 10)
 	case KindUint:
-		return strconv.AppendUint(dst, v.U, 10)
+		return strconv.AppendUint(dst, v.U(), 10)
 	}
-	return appendFloat(dst, v.F)
+	return appendFloat(dst, v.F())
 }
 
-// Point is one entry of a value map.
+// Point is one entry of a value map. Its key is not stored but written from Time (and Elem): a curve of
+// thousands of points is kept per live series, and a string per point would double its size.
 type Point struct {
-	Time int64  // ns: the key read as an integer, or for waveform keys "<ts>_<i>" the part before _
-	Key  string // the map key
+	Time int64 // ns: the key read as an integer, or for waveform keys "<ts>_<i>" the part before _
+	Elem int32 // the waveform element index i of the key "<ts>_<i>"; -1 for a key of the time alone
 	Val  Value
 }
+
+// AppendKey writes p's map key: "<ts>" or "<ts>_<i>" (digits and _ only, so no JSON escaping).
+func (p Point) AppendKey(dst []byte) []byte {
+	dst = strconv.AppendInt(dst, p.Time, 10)
+	if p.Elem >= 0 {
+		dst = append(dst, '_')
+		dst = strconv.AppendInt(dst, int64(p.Elem), 10)
+	}
+	return dst
+}
+
+// Key is p's map key as a string.
+func (p Point) Key() string { return string(p.AppendKey(nil)) }
 
 // MetaPoint is one entry of the meta's pointMeta: {"count": n} for bins, {"pulseId": n|null} with an
 // optional "desc" for events.
 type MetaPoint struct {
-	Time     int64
-	Key      string
+	Time     int64 // ns; the key is its decimal digits
 	Binned   bool
 	Count    uint64 // bins
 	Pulse    uint64 // events, when HasPulse
@@ -102,11 +125,10 @@ func (c *Curve) binnedDoc(d *Doc) {
 				continue
 			}
 			t := binMid(b, i)
-			key := strconv.FormatInt(t, 10)
-			d.Values = append(d.Values, Point{Time: t, Key: key, Val: Value{F: b.Avgs[i]}})
-			d.Mins = append(d.Mins, Point{Time: t, Key: key, Val: Value{F: b.Mins[i]}})
-			d.Maxs = append(d.Maxs, Point{Time: t, Key: key, Val: Value{F: b.Maxs[i]}})
-			d.Meta = append(d.Meta, MetaPoint{Time: t, Key: key, Binned: true, Count: b.Counts[i]})
+			d.Values = append(d.Values, Point{Time: t, Elem: -1, Val: Float(b.Avgs[i])})
+			d.Mins = append(d.Mins, Point{Time: t, Elem: -1, Val: Float(b.Mins[i])})
+			d.Maxs = append(d.Maxs, Point{Time: t, Elem: -1, Val: Float(b.Maxs[i])})
+			d.Meta = append(d.Meta, MetaPoint{Time: t, Binned: true, Count: b.Counts[i]})
 		}
 	}
 }
@@ -115,12 +137,11 @@ func (c *Curve) rawDoc(d *Doc) {
 	d.Raw, d.Waveform = true, c.isWaveform()
 	for _, b := range c.events {
 		for i, ts := range b.Ts {
-			key := strconv.FormatInt(ts, 10)
 			if d.Waveform {
 				w := b.Values.Width
 				for j := 0; j < w; j++ {
 					if _, ok := scalarAt(&b.Values, i*w+j, false); ok {
-						d.Values = append(d.Values, Point{Time: ts, Key: key + "_" + strconv.Itoa(j),
+						d.Values = append(d.Values, Point{Time: ts, Elem: int32(j),
 							Val: scalarValue(&b.Values, i*w+j, false)})
 					}
 				}
@@ -128,9 +149,9 @@ func (c *Curve) rawDoc(d *Doc) {
 				if _, ok := c.eventValue(b, i); !ok {
 					continue
 				}
-				d.Values = append(d.Values, Point{Time: ts, Key: key, Val: scalarValue(&b.Values, i, c.isString)})
+				d.Values = append(d.Values, Point{Time: ts, Elem: -1, Val: scalarValue(&b.Values, i, c.isString)})
 			}
-			m := MetaPoint{Time: ts, Key: key}
+			m := MetaPoint{Time: ts}
 			if b.Pulses != nil {
 				m.Pulse, m.HasPulse = b.Pulses[i], true
 			}
@@ -147,13 +168,13 @@ func scalarValue(v *daqbuf.Values, i int, asString bool) Value {
 	if !asString {
 		switch v.Kind {
 		case daqbuf.KindInt, daqbuf.KindEnum:
-			return Value{Kind: KindInt, I: v.Ints[i]}
+			return Int(v.Ints[i])
 		case daqbuf.KindUint:
-			return Value{Kind: KindUint, U: v.Uints[i]}
+			return Uint(v.Uints[i])
 		}
 	}
 	f, _ := scalarAt(v, i, asString)
-	return Value{F: f}
+	return Float(f)
 }
 
 // AppendJSON writes the curve object of d: {"<name>": {...}, "<name>_min": ..., "<name>_meta": {...}}.
@@ -185,8 +206,9 @@ func (d *Doc) AppendJSON(dst []byte) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = AppendJSONString(dst, m.Key)
-		dst = append(dst, ':')
+		dst = append(dst, '"')
+		dst = strconv.AppendInt(dst, m.Time, 10)
+		dst = append(dst, '"', ':')
 		dst = m.AppendJSON(dst)
 	}
 	return append(dst, `}}}`...)
@@ -200,7 +222,7 @@ func appendPointMap(dst []byte, name string, pts []Point) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, '"')
-		dst = append(dst, p.Key...) // digits and _ only
+		dst = p.AppendKey(dst)
 		dst = append(dst, `":`...)
 		dst = p.Val.AppendJSON(dst)
 	}
