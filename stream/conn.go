@@ -53,27 +53,43 @@ type conn struct {
 
 	subs map[string]*subscription // the reader's only
 
-	qmu    sync.Mutex
-	queue  []outItem
-	qbytes int
-	behind []*subscription // waiting for a fresh snapshot, oldest first
-	closed bool
-	wake   chan struct{}
+	qmu     sync.Mutex
+	queue   []outItem
+	qbytes  int
+	behind  []*subscription // waiting for a fresh snapshot, oldest first
+	closed  bool
+	writing bool // a writer goroutine is draining the queue
+
+	// writers counts writer goroutines; heartbeat sends a heartbeat after Heartbeat without a write. An
+	// idle connection has no writer goroutine at all, only its reader: it costs a few KiB.
+	writers   sync.WaitGroup
+	heartbeat *time.Timer
+	head      []byte // the writer's buffer for a message's type and id
 }
 
 func newConn(h *Hub, ws *websocket.Conn) *conn {
-	c := &conn{hub: h, ws: ws, log: h.log, subs: map[string]*subscription{}, wake: make(chan struct{}, 1)}
+	c := &conn{hub: h, ws: ws, log: h.log, subs: map[string]*subscription{}}
 	if ws.Subprotocol() == subprotocolMsgpack {
 		c.format = formatMsgpack
 	}
 	return c
 }
 
+// start arms the heartbeat; stop ends the writing side and waits for its goroutine.
+func (c *conn) start() {
+	c.heartbeat = time.AfterFunc(c.hub.cfg.Heartbeat, func() {
+		c.enqueueControl(typeHeartbeat, "", false, heartbeatBody(c.format, c.hub.cfg.Now().UnixMilli()))
+	})
+}
+
+// signal starts a writer goroutine when none runs. Called with qmu held, after a push.
 func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if c.writing || c.closed {
+		return
 	}
+	c.writing = true
+	c.writers.Add(1)
+	go c.drain()
 }
 
 // push queues it. Called with qmu held.
@@ -168,15 +184,22 @@ func (c *conn) endSubscription(sub *subscription, typ string, b body) {
 	c.signal()
 }
 
-// next returns the next message to write, or a subscription due for a fresh snapshot.
+// next returns the next message to write, or a subscription due for a fresh snapshot; ok false and no
+// resnap when there is nothing: the writer then stops (under the same lock, so a push after this starts
+// a new one).
 func (c *conn) next() (it outItem, resnap *subscription, ok bool) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
+	if c.closed {
+		c.writing = false
+		return outItem{}, nil, false
+	}
 	if len(c.behind) > 0 && c.qbytes <= c.hub.cfg.SendQueueBytes/2 {
 		resnap, c.behind = c.behind[0], c.behind[1:]
 		return outItem{}, resnap, false
 	}
 	if len(c.queue) == 0 {
+		c.writing = false
 		return outItem{}, nil, false
 	}
 	it = c.queue[0]
@@ -186,15 +209,13 @@ func (c *conn) next() (it outItem, resnap *subscription, ok bool) {
 	return it, nil, true
 }
 
-// writeLoop writes queued messages until ctx ends or a write fails; it sends heartbeats when idle.
-func (c *conn) writeLoop(ctx context.Context) {
-	var head []byte
+// drain writes queued messages until the queue is empty or a write fails.
+func (c *conn) drain() {
+	defer c.writers.Done()
 	msgType := websocket.MessageText
 	if c.format == formatMsgpack {
 		msgType = websocket.MessageBinary
 	}
-	idle := time.NewTimer(c.hub.cfg.Heartbeat)
-	defer idle.Stop()
 	for {
 		it, resnap, ok := c.next()
 		switch {
@@ -204,35 +225,33 @@ func (c *conn) writeLoop(ctx context.Context) {
 			}
 			continue
 		case !ok:
-			select {
-			case <-ctx.Done():
-				return
-			case <-c.wake:
-				continue
-			case <-idle.C:
-				it = outItem{typ: typeHeartbeat, body: heartbeatBody(c.format, c.hub.cfg.Now().UnixMilli())}
-			}
+			return
 		}
 		// The head (type and id) is this connection's; the body is shared by every subscriber and is
 		// written as it is, never copied per connection.
-		head = frameHead(head[:0], c.format, it.typ, it.id, it.hasID, it.body)
-		n, err := c.write(ctx, msgType, head, it.body.b, c.format == formatJSON)
+		c.head = frameHead(c.head[:0], c.format, it.typ, it.id, it.hasID, it.body)
+		n, err := c.write(msgType, c.head, it.body.b, c.format == formatJSON)
 		if err != nil {
+			c.qmu.Lock()
+			c.closed, c.writing = true, false
+			c.qmu.Unlock()
+			_ = c.ws.CloseNow() // the reader sees it and ends the connection
 			return
 		}
 		c.hub.metrics.messages.Inc()
 		c.hub.metrics.bytes.Add(float64(n))
-		idle.Reset(c.hub.cfg.Heartbeat)
+		c.heartbeat.Reset(c.hub.cfg.Heartbeat)
 	}
 }
 
 // write sends one message, head then body (then the closing brace of a JSON object), within
 // WriteTimeout; past it the client is a slow consumer and is closed. It returns the bytes written.
-func (c *conn) write(ctx context.Context, typ websocket.MessageType, head, body []byte, closeBrace bool) (int, error) {
-	wctx, cancel := context.WithTimeout(ctx, c.hub.cfg.WriteTimeout)
+// A connection that ends meanwhile is closed under it (CloseNow), which fails the write at once.
+func (c *conn) write(typ websocket.MessageType, head, body []byte, closeBrace bool) (int, error) {
+	wctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.WriteTimeout)
 	defer cancel()
 	n, err := c.writeMessage(wctx, typ, head, body, closeBrace)
-	if err != nil && ctx.Err() == nil && errors.Is(wctx.Err(), context.DeadlineExceeded) {
+	if err != nil && errors.Is(wctx.Err(), context.DeadlineExceeded) {
 		c.hub.metrics.slowCloses.Inc()
 		c.log.Info("stream: closing a slow consumer", slog.Duration("write_timeout", c.hub.cfg.WriteTimeout))
 		// The library drops the TCP connection when a write's context expires; a close frame is
@@ -390,8 +409,15 @@ func (c *conn) detach(sub *subscription) {
 	c.hub.metrics.subscriptions.Dec()
 }
 
-// close detaches every subscription and drops the queue. Called once the reader and writer ended.
+// close stops the writing side, detaches every subscription and drops the queue. Called once the
+// reader ended.
 func (c *conn) close() {
+	c.heartbeat.Stop()
+	c.qmu.Lock()
+	c.closed = true
+	c.qmu.Unlock()
+	_ = c.ws.CloseNow() // a writer blocked in a write returns at once
+	c.writers.Wait()
 	for _, sub := range c.subs {
 		c.detach(sub)
 	}

@@ -78,17 +78,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithCancel(h.life)
 	defer cancel()
-	written := make(chan struct{})
-	go func() {
-		defer close(written)
-		defer cancel() // a failed write ends the connection
-		c.writeLoop(ctx)
-	}()
-	c.readLoop(ctx)
-	cancel()
-	<-written
+	c.start()
+	c.readLoop(ctx) // ends when the client goes, a write fails (the writer closes the socket), or Close
 	c.close()
-	_ = ws.CloseNow()
 }
 
 func (h *Hub) track(c *conn) bool {

@@ -31,7 +31,8 @@ func TestStreamConflationKeepsCurvesExact(t *testing.T) {
 // queue has room.
 func TestSendQueueOverflow(t *testing.T) {
 	h := New(Config{SendQueueBytes: 1000}, nil, nil)
-	c := &conn{hub: h, wake: make(chan struct{}, 1), subs: map[string]*subscription{}}
+	// writing: a writer is taken to be busy, so nothing is sent (there is no socket here).
+	c := &conn{hub: h, writing: true, subs: map[string]*subscription{}}
 	a, b := &subscription{id: "a", conn: c}, &subscription{id: "b", conn: c}
 	big := func(n int) *update {
 		u := &update{offset: int64(n)}

@@ -260,3 +260,18 @@ func TestStreamPollsAskForTheTailOnly(t *testing.T) {
 	}
 	e.checkExact(t, c.curves["t"], restQuery("SIM-F64:SINE", 200, false), m.int("begin_time"), m.int("end_time"), false)
 }
+
+// An idle connection gets heartbeats (its writer starts only for them), and answers pings after them.
+func TestStreamHeartbeatWhenIdle(t *testing.T) {
+	e := newTestEnv(t, withConfig(func(c *Config) { c.Heartbeat = 200 * time.Millisecond }))
+	c := e.dial(t)
+	for i := 0; i < 2; i++ {
+		if m := c.read(); m.str("type") != typeHeartbeat || m.int("time") <= 0 {
+			t.Fatalf("idle connection sent %s, want a heartbeat", m.raw)
+		}
+	}
+	c.send(map[string]any{"type": "ping", "data": "x"})
+	if m := c.readUntil(func(m message) bool { return m.str("type") != typeHeartbeat }); m.str("type") != typePong {
+		t.Errorf("after heartbeats: %s", m.raw)
+	}
+}
