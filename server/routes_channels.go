@@ -28,6 +28,7 @@ type channelListCache struct {
 	mu   sync.Mutex
 	gen  uint64
 	body []byte
+	gz   *gzipOnce // its gzip form, made on the first request that accepts gzip
 	set  bool
 }
 
@@ -43,7 +44,8 @@ func (s *Server) handleSearch(c *fiber.Ctx) error {
 		return newHTTPError(http.StatusServiceUnavailable, "channel list not configured")
 	}
 	if text == "" && backend == "" {
-		return jsonBytes(c, http.StatusOK, s.allChannelsJSON())
+		body, gz := s.allChannelsJSON()
+		return sendJSON(c, http.StatusOK, body, gz.get)
 	}
 	if len(text) > maxSearchPattern {
 		return newHTTPError(http.StatusBadRequest, "search_text is longer than "+strconv.Itoa(maxSearchPattern)+" characters")
@@ -61,15 +63,16 @@ func (s *Server) handleSearch(c *fiber.Ctx) error {
 	return jsonBytes(c, http.StatusOK, appendChannelsJSON(make([]byte, 0, 256*len(chs)+16), chs))
 }
 
-func (s *Server) allChannelsJSON() []byte {
+func (s *Server) allChannelsJSON() ([]byte, *gzipOnce) {
 	gen, chs := s.deps.Channels.All()
 	s.listCache.mu.Lock()
 	defer s.listCache.mu.Unlock()
 	if !s.listCache.set || s.listCache.gen != gen {
 		s.listCache.body = appendChannelsJSON(make([]byte, 0, 256*len(chs)+16), chs)
+		s.listCache.gz = newGzipOnce(s.listCache.body)
 		s.listCache.gen, s.listCache.set = gen, true
 	}
-	return s.listCache.body
+	return s.listCache.body, s.listCache.gz
 }
 
 func (s *Server) handleRecent(c *fiber.Ctx) error {
@@ -113,7 +116,7 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 			s.deps.Cache.NoteAnswerHit()
 		}
 		c.Set(headerCache, string(curve.StatusHit))
-		return jsonBytes(c, http.StatusOK, body)
+		return sendJSON(c, http.StatusOK, body, func() []byte { return s.answerGzip(ctx, key, body) })
 	}
 	ctx, complete := curves.WithCompleteness(ctx)
 	cv, status, err := s.deps.Curves.Fetch(ctx, q)
