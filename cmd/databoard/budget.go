@@ -81,7 +81,7 @@ func (b budgetCollector) total() int64 {
 
 // memoryHeadroom is what the process needs besides its caches (channel list and its encoded answer,
 // buffers of requests in flight, the stream hub), added to the cache budgets for the soft memory limit.
-const memoryHeadroom = 64 << 20
+const memoryHeadroom = 48 << 20
 
 // setMemoryLimit sets the Go runtime's soft memory limit to the cache budgets plus memoryHeadroom when
 // the operator has not set GOMEMLIMIT: the garbage collector then runs more often as the heap nears the
