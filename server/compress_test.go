@@ -123,3 +123,31 @@ func TestAcceptsGzip(t *testing.T) {
 		}
 	}
 }
+
+// Issue 13: a list search with many matches is answered from the answer cache the second time, the same
+// bytes, plain and gzipped.
+func TestListSearchAnswerKept(t *testing.T) {
+	e := newTestEnv(t, withoutStore(), withSimCatalogue(400), withCache(store.NewMemory(store.MemoryConfig{}), curves.Config{}))
+	path := "/channels/search?search_text=ch0" // ≤ 4 characters: the list, not data-api
+	first := rawGet(t, http.MethodGet, e.url+path, "")
+	if n := answersKept(t, e); n != 1 {
+		t.Fatalf("after a list search with %d bytes: %d answers kept, want 1", len(first.body), n)
+	}
+	e.sim.ResetRequests()
+	second := rawGet(t, http.MethodGet, e.url+path, "")
+	z := rawGet(t, http.MethodGet, e.url+path, "gzip")
+	if !bytes.Equal(second.body, first.body) || !bytes.Equal(gunzip(t, z.body), first.body) {
+		t.Error("kept search answer differs from the first")
+	}
+	if n := len(e.sim.Requests()); n != 0 {
+		t.Errorf("kept search made %d data-api requests", n)
+	}
+	if n := answersKept(t, e); n != 2 {
+		t.Errorf("answers kept: %d, want 2 (plain and gzip)", n)
+	}
+	// A small search is not kept.
+	rawGet(t, http.MethodGet, e.url+"/channels/search?search_text=sine", "")
+	if n := answersKept(t, e); n != 2 {
+		t.Errorf("answers kept after a small search: %d, want 2", n)
+	}
+}
