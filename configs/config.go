@@ -110,7 +110,7 @@ type Config struct {
 	// Default 64 MiB. Unused without RedisURL.
 	CacheNearMaxBytes int64
 	// AnswerCacheMaxBytes bounds the per-instance cache of encoded settled curve answers and their gzip
-	// copies (ANSWER_CACHE_MAX_BYTES). Default 64 MiB.
+	// copies, and of list-search answers (ANSWER_CACHE_MAX_BYTES). Default 64 MiB.
 	AnswerCacheMaxBytes int64
 	// DashboardCacheMaxBytes bounds the cache of encoded dashboard answers, kept with the embedded
 	// store only (DASHBOARD_CACHE_MAX_BYTES). Default 64 MiB.
