@@ -106,6 +106,15 @@ type Config struct {
 	// CacheMaxBytes bounds the in-process cache, in bytes (CACHE_MAX_BYTES). Default 256 MiB.
 	// Unused when RedisURL is set.
 	CacheMaxBytes int64
+	// CacheNearMaxBytes bounds the in-process copy kept in front of Redis (CACHE_NEAR_MAX_BYTES).
+	// Default 64 MiB. Unused without RedisURL.
+	CacheNearMaxBytes int64
+	// AnswerCacheMaxBytes bounds the per-instance cache of encoded settled curve answers and their gzip
+	// copies, and of list-search answers (ANSWER_CACHE_MAX_BYTES). Default 64 MiB.
+	AnswerCacheMaxBytes int64
+	// DashboardCacheMaxBytes bounds the cache of encoded dashboard answers, kept with the embedded
+	// store only (DASHBOARD_CACHE_MAX_BYTES). Default 64 MiB.
+	DashboardCacheMaxBytes int64
 	// MaintenanceToken, when set, is the bearer token the /maintenance routes require
 	// (MAINTENANCE_TOKEN). Default "" = the routes are open, as in the old backend.
 	MaintenanceToken string
@@ -165,6 +174,9 @@ func Default() Config {
 		DataDir:                       "./data",
 		ChannelRefreshInterval:        time.Hour,
 		CacheMaxBytes:                 256 * MiB,
+		CacheNearMaxBytes:             64 * MiB,
+		AnswerCacheMaxBytes:           64 * MiB,
+		DashboardCacheMaxBytes:        64 * MiB,
 		RedisKeyPrefix:                "databoard:v1:",
 		CurveCache:                    true,
 		LogFormat:                     LogFormatAuto,

@@ -28,6 +28,16 @@ type cacheEntry struct {
 	stored time.Time
 }
 
+// size is the bytes of answers held (0 for a nil cache).
+func (c *answerCache) size() int64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
+}
+
 func newAnswerCache(maxBytes int64, ttl time.Duration, now func() time.Time) *answerCache {
 	return &answerCache{maxBytes: maxBytes, ttl: ttl, now: now, byID: make(map[string]*list.Element)}
 }

@@ -465,3 +465,11 @@ func (s *Store) answerFromRecord(id string, raw bson.Raw) (Dashboard, error) {
 	}
 	return answer(id, body)
 }
+
+// CacheBytes is the size of the encoded answers this instance keeps (0 when it keeps none).
+func (s *Store) CacheBytes() int64 {
+	if s == nil {
+		return 0
+	}
+	return s.cache.size()
+}

@@ -42,3 +42,19 @@ func (s *Server) keepAnswer(ctx context.Context, key string, status curve.Status
 	}
 	_ = s.deps.Answers.Set(ctx, key, body, answerTTL)
 }
+
+// answerGzipPrefix names the gzip copy of a kept answer, kept in the same cache beside the plain one
+// (so flushes drop both) and made on the first hit that accepts gzip.
+const answerGzipPrefix = "gzip:"
+
+// answerGzip returns the gzip form of the kept answer body under key, compressing and keeping it the
+// first time.
+func (s *Server) answerGzip(ctx context.Context, key string, body []byte) []byte {
+	gzKey := answerGzipPrefix + key
+	if vals, err := s.deps.Answers.GetMany(ctx, []string{gzKey}); err == nil && len(vals) == 1 && vals[0] != nil {
+		return vals[0]
+	}
+	z := gzipBytes(body, gzipLevelCached)
+	_ = s.deps.Answers.Set(ctx, gzKey, z, answerTTL)
+	return z
+}

@@ -57,6 +57,8 @@ type envSettings struct {
 	cacheStore   store.Store
 	curvesConfig curves.Config
 	answers      *store.Memory // set with cacheStore
+	// sim configures the data-api simulator.
+	sim sim.Config
 }
 
 type envOption func(*envSettings)
@@ -84,6 +86,9 @@ func withCache(cacheStore store.Store, cfg curves.Config) envOption {
 	return func(s *envSettings) { s.cacheStore, s.curvesConfig = cacheStore, cfg }
 }
 
+// withSimCatalogue adds n generated channels per backend to the simulator's catalogue.
+func withSimCatalogue(n int) envOption { return func(s *envSettings) { s.sim.CatalogueSize = n } }
+
 // withEmptyChannelList starts with a channel list that has not loaded yet.
 func withEmptyChannelList() envOption { return func(s *envSettings) { s.skipListLoad = true } }
 
@@ -91,7 +96,11 @@ func withEmptyChannelList() envOption { return func(s *envSettings) { s.skipList
 func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	t.Helper()
 	e := &testEnv{now: time.Now()}
-	e.sim = sim.New(sim.Config{})
+	set := defaultSettings()
+	for _, o := range opts {
+		o(&set)
+	}
+	e.sim = sim.New(set.sim)
 	simSrv := httptest.NewServer(e.sim)
 	t.Cleanup(simSrv.Close)
 	e.simURL = simSrv.URL + "/api/4"
@@ -100,10 +109,6 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	e.client, err = daqbuf.New(daqbuf.Config{BaseURL: e.simURL})
 	if err != nil {
 		t.Fatal(err)
-	}
-	set := defaultSettings()
-	for _, o := range opts {
-		o(&set)
 	}
 	e.channels = catalogue.New(e.client, catalogue.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -175,10 +175,10 @@ func tokenMatches(got, want string) bool {
 	return got != "" && subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
-// jsonBytes sends pre-encoded JSON.
+// jsonBytes sends pre-encoded JSON, gzipped per request when the client accepts it and the body is
+// large (sendJSON).
 func jsonBytes(c *fiber.Ctx, status int, body []byte) error {
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Status(status).Send(body)
+	return sendJSON(c, status, body, nil)
 }
 
 func pathID(c *fiber.Ctx) string { return c.Params("id") }

@@ -28,6 +28,7 @@ type channelListCache struct {
 	mu   sync.Mutex
 	gen  uint64
 	body []byte
+	gz   *gzipOnce // its gzip form, made on the first request that accepts gzip
 	set  bool
 }
 
@@ -43,7 +44,8 @@ func (s *Server) handleSearch(c *fiber.Ctx) error {
 		return newHTTPError(http.StatusServiceUnavailable, "channel list not configured")
 	}
 	if text == "" && backend == "" {
-		return jsonBytes(c, http.StatusOK, s.allChannelsJSON())
+		body, gz := s.allChannelsJSON()
+		return sendJSON(c, http.StatusOK, body, gz.get)
 	}
 	if len(text) > maxSearchPattern {
 		return newHTTPError(http.StatusBadRequest, "search_text is longer than "+strconv.Itoa(maxSearchPattern)+" characters")
@@ -54,22 +56,49 @@ func (s *Server) handleSearch(c *fiber.Ctx) error {
 	// The old backend asked data-api for texts longer than 4 characters, since its list was stale. An
 	// empty text is never live: data-api answers an empty nameRegex with no channels.
 	live := text != "" && (!allowCached || utf8.RuneCountInString(text) > 4)
-	chs, err := s.deps.Channels.Search(c.UserContext(), text, backend, live)
+	ctx := c.UserContext()
+	var key string
+	if !live && s.deps.Answers != nil {
+		// A list search depends only on the list: its answer is kept for the list's generation.
+		gen, _ := s.deps.Channels.All()
+		key = searchAnswerKey(gen, backend, text)
+		if vals, err := s.deps.Answers.GetMany(ctx, []string{key}); err == nil && len(vals) == 1 && vals[0] != nil {
+			body := vals[0]
+			return sendJSON(c, http.StatusOK, body, func() []byte { return s.answerGzip(ctx, key, body) })
+		}
+	}
+	chs, err := s.deps.Channels.Search(ctx, text, backend, live)
 	if err != nil {
 		return err
 	}
-	return jsonBytes(c, http.StatusOK, appendChannelsJSON(make([]byte, 0, 256*len(chs)+16), chs))
+	body := appendChannelsJSON(make([]byte, 0, 256*len(chs)+16), chs)
+	if key != "" && len(chs) >= minKeptSearch {
+		_ = s.deps.Answers.Set(ctx, key, body, answerTTL)
+	}
+	return jsonBytes(c, http.StatusOK, body)
 }
 
-func (s *Server) allChannelsJSON() []byte {
+// minKeptSearch is the fewest matches whose list-search answer is kept: smaller answers cost less to
+// compute than the room they would take. (A list search with no match asks data-api, so it is never
+// kept.)
+const minKeptSearch = 256
+
+// searchAnswerKey names a list search's answer in the answer cache; a new generation of the list makes
+// every earlier key unreachable (they age out).
+func searchAnswerKey(gen uint64, backend, pattern string) string {
+	return "search:" + strconv.FormatUint(gen, 10) + ":" + strconv.Itoa(len(backend)) + ":" + backend + ":" + pattern
+}
+
+func (s *Server) allChannelsJSON() ([]byte, *gzipOnce) {
 	gen, chs := s.deps.Channels.All()
 	s.listCache.mu.Lock()
 	defer s.listCache.mu.Unlock()
 	if !s.listCache.set || s.listCache.gen != gen {
 		s.listCache.body = appendChannelsJSON(make([]byte, 0, 256*len(chs)+16), chs)
+		s.listCache.gz = newGzipOnce(s.listCache.body)
 		s.listCache.gen, s.listCache.set = gen, true
 	}
-	return s.listCache.body
+	return s.listCache.body, s.listCache.gz
 }
 
 func (s *Server) handleRecent(c *fiber.Ctx) error {
@@ -113,7 +142,7 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 			s.deps.Cache.NoteAnswerHit()
 		}
 		c.Set(headerCache, string(curve.StatusHit))
-		return jsonBytes(c, http.StatusOK, body)
+		return sendJSON(c, http.StatusOK, body, func() []byte { return s.answerGzip(ctx, key, body) })
 	}
 	ctx, complete := curves.WithCompleteness(ctx)
 	cv, status, err := s.deps.Curves.Fetch(ctx, q)

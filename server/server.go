@@ -86,7 +86,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Cache, when set, backs the /maintenance/cache routes.
 	Cache *cache.Admin
-	// Answers, when set, keeps encoded curve answers of settled windows (see answers.go); the cache
+	// Answers, when set, keeps encoded curve answers of settled windows and list-search answers of the
+	// list's current generation (see answers.go), with their gzip copies; the cache
 	// flush routes empty it.
 	Answers *store.Memory
 	// Stream, when set, serves the live stream's WebSocket at /stream on the main port (package stream's

@@ -3,9 +3,11 @@ package catalogue
 import (
 	"cmp"
 	"math/bits"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/databoard/databoard/daqbuf"
 )
@@ -198,6 +200,13 @@ func (x *channelIndex) search(dst []daqbuf.Channel, m *nameMatcher, backend stri
 	if lo >= hi {
 		return dst
 	}
+	if m.all && (backend == "" || x.ranges != nil) {
+		if len(dst) == 0 {
+			// The whole span, shared (a search result is not modified; the cap stops appends).
+			return x.list[lo:hi:hi]
+		}
+		return append(slices.Grow(dst, hi-lo), x.list[lo:hi]...)
+	}
 	var hits []int32
 	switch {
 	case m.all:
@@ -207,12 +216,7 @@ func (x *channelIndex) search(dst []daqbuf.Channel, m *nameMatcher, backend stri
 			}
 		}
 	case len(m.lits) == 0:
-		// The full scan: RE2 on every name of the span.
-		for i := lo; i < hi; i++ {
-			if ch := &x.list[i]; (backend == "" || ch.Backend == backend) && m.re.MatchString(ch.Name) {
-				hits = append(hits, int32(i))
-			}
-		}
+		hits = x.scan(m, backend, lo, hi)
 	case len(m.lits) == 1:
 		x.candidates(m.lits[0], lo, hi, func(i int) {
 			if x.accept(m, backend, i) {
@@ -241,6 +245,35 @@ func (x *channelIndex) search(dst []daqbuf.Channel, m *nameMatcher, backend stri
 		dst = append(dst, x.list[i])
 	}
 	return dst
+}
+
+// scanPart is the fewest names one goroutine of a full scan takes: below it starting one costs more
+// than it saves.
+const scanPart = 8192
+
+// scan is the full scan: RE2 on every name of [lo, hi), split over the available cores (RE2 costs
+// ~300 ns a name, so 100 000 names take ~30 ms on one core).
+func (x *channelIndex) scan(m *nameMatcher, backend string, lo, hi int) []int32 {
+	scanRange := func(lo, hi int) []int32 {
+		var hits []int32
+		for i := lo; i < hi; i++ {
+			if ch := &x.list[i]; (backend == "" || ch.Backend == backend) && m.re.MatchString(ch.Name) {
+				hits = append(hits, int32(i))
+			}
+		}
+		return hits
+	}
+	parts := min(runtime.GOMAXPROCS(0), (hi-lo)/scanPart)
+	if parts <= 1 {
+		return scanRange(lo, hi)
+	}
+	found := make([][]int32, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Go(func() { found[p] = scanRange(lo+(hi-lo)*p/parts, lo+(hi-lo)*(p+1)/parts) })
+	}
+	wg.Wait()
+	return slices.Concat(found...)
 }
 
 // accept decides candidate i.

@@ -451,3 +451,28 @@ func TestChannelListFlushFailureKeepsList(t *testing.T) {
 		t.Error("the refresh after recovery did not fetch from data-api (lease still held?)")
 	}
 }
+
+// A search matching the whole list shares it without copying; appending to the result cannot change
+// the list.
+func TestSearchAllSharesTheList(t *testing.T) {
+	chs := realisticCatalogue(1000)
+	l := loadedList(chs)
+	res, err := l.Search(t.Context(), ".*", "", false)
+	if err != nil || len(res) != len(chs) {
+		t.Fatalf("search .*: %d, %v", len(res), err)
+	}
+	res = append(res, daqbuf.Channel{Backend: "x", Name: "appended"})
+	_, all := l.All()
+	if len(all) != len(chs) || all[len(all)-1].Name == "appended" {
+		t.Error("appending to a search result changed the list")
+	}
+	one, err := l.Search(t.Context(), ".*", "sf-archiver", false)
+	if err != nil || len(one) == 0 || len(one) >= len(chs) {
+		t.Fatalf("search .* in one backend: %d, %v", len(one), err)
+	}
+	for _, ch := range one {
+		if ch.Backend != "sf-archiver" {
+			t.Fatalf("backend %q in a search of sf-archiver", ch.Backend)
+		}
+	}
+}

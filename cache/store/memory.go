@@ -3,14 +3,20 @@ package store
 import (
 	"container/list"
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 )
 
-// memEntryOverhead is what one entry costs besides its key and value (list element, map slot,
-// headers), counted so that many tiny values cannot exceed MaxBytes by much.
-const memEntryOverhead = 96
+// memEntryOverhead is what one entry costs besides its key and value, counted so that many tiny values
+// cannot exceed MaxBytes by much: the memItem (72 bytes, an 80-byte allocation), its list.Element (48),
+// and a map slot (string key and pointer, 24 bytes, at up to half occupancy after a growth: 48).
+const memEntryOverhead = 176
+
+// memSlack is how much spare capacity a value may carry before Set keeps a tight copy instead: a value
+// cut from a larger buffer would otherwise hold the whole buffer while being counted by its length.
+func memSlack(n int) int { return n/8 + 64 }
 
 // MemoryConfig configures a Memory store. Zero values are defaults.
 type MemoryConfig struct {
@@ -104,6 +110,9 @@ func (m *Memory) set(now time.Time, key string, val []byte, ttl time.Duration) {
 	size := int64(len(key)+len(val)) + memEntryOverhead
 	if ttl <= 0 || size > m.maxBytes {
 		return
+	}
+	if cap(val)-len(val) > memSlack(len(val)) {
+		val = slices.Clone(val)
 	}
 	it := &memItem{key: key, val: val, expires: now.Add(ttl), size: size}
 	m.items[key] = m.lru.PushFront(it)

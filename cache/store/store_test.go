@@ -394,3 +394,24 @@ func TestBreakerSlowIsNotAbsent(t *testing.T) {
 		t.Errorf("3 connection failures: %s, want open", st)
 	}
 }
+
+// A value cut from a larger buffer is kept as a tight copy, so the store holds what it counts.
+func TestMemoryKeepsTightCopies(t *testing.T) {
+	ctx := context.Background()
+	big := make([]byte, 100, 1<<20)
+	m := NewMemory(MemoryConfig{MaxBytes: 1 << 30})
+	_ = m.Set(ctx, "k", big, time.Minute)
+	got, _ := m.GetMany(ctx, []string{"k"})
+	if len(got[0]) != 100 || cap(got[0]) > 100+memSlack(100) {
+		t.Errorf("kept len %d cap %d, want a tight copy of 100 bytes", len(got[0]), cap(got[0]))
+	}
+	st, _ := m.Stats(ctx)
+	if st.Bytes != int64(1+100+memEntryOverhead) {
+		t.Errorf("counted %d bytes, want %d", st.Bytes, 1+100+memEntryOverhead)
+	}
+	tight := make([]byte, 100)
+	_ = m.Set(ctx, "t", tight, time.Minute)
+	if got, _ := m.GetMany(ctx, []string{"t"}); &got[0][0] != &tight[0] {
+		t.Error("a tight value was copied")
+	}
+}

@@ -47,6 +47,12 @@ func NewTiered(far Store, cfg TieredConfig) *Tiered {
 // Fallbacks counts reads answered from the in-process copy because the shared store was unavailable.
 func (t *Tiered) Fallbacks() uint64 { return t.fallbacks.Load() }
 
+// LocalStats is the size of the in-process copy (Stats is the shared store's).
+func (t *Tiered) LocalStats() Stats {
+	st, _ := t.near.Stats(context.Background())
+	return st
+}
+
 // DropLocal empties the in-process copy (another instance flushed the shared store).
 func (t *Tiered) DropLocal(ctx context.Context) {
 	_, _ = t.near.DeletePrefix(ctx, "")

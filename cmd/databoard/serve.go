@@ -115,7 +115,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 	cleanup.add(func(context.Context) { channels.Close() })
 
 	// Encoded answers of settled windows, per instance (see server/answers.go).
-	answers := store.NewMemory(store.MemoryConfig{MaxBytes: 64 << 20})
+	answers := store.NewMemory(store.MemoryConfig{MaxBytes: cfg.AnswerCacheMaxBytes})
 	admin := cache.NewAdmin(curveCache, channels, cacheStore, answers)
 	if t, ok := cacheStore.(*store.Tiered); ok {
 		admin.DropOnFlush(t)
@@ -129,6 +129,9 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 	}
 	reg := newRegistry()
 	reg.MustRegister(cacheCollector{admin: admin})
+	budgets := cacheBudgets(cfg, cacheStore, answers, dashboardStore)
+	reg.MustRegister(budgets)
+	setMemoryLimit(budgets, log)
 
 	if cfg.MaintenanceToken == "" && cfg.MaintenanceListenAddr == "" {
 		log.Warn("maintenance routes are open on the main port, as in the old backend; " +
@@ -257,7 +260,7 @@ func openCacheStore(cfg configs.Config, log *slog.Logger, cleanup *closers) (sto
 	cleanup.add(func(context.Context) { _ = client.Close() })
 	log.Info("cache: Redis", slog.String("topology", []string{"single", "sentinel", "cluster"}[configs.RedisTopologyOf(cfg.RedisURL)]))
 	// A bounded in-process copy in front of Redis answers while Redis is away (issue 12).
-	return store.NewTiered(store.NewRedis(client, store.RedisConfig{Prefix: cfg.RedisKeyPrefix}), store.TieredConfig{}), client, nil
+	return store.NewTiered(store.NewRedis(client, store.RedisConfig{Prefix: cfg.RedisKeyPrefix}), store.TieredConfig{MaxBytes: cfg.CacheNearMaxBytes}), client, nil
 }
 
 // newRedisClient builds go-redis's client for REDIS_URL: one node, Sentinel (a master_name parameter) or
@@ -340,7 +343,7 @@ func openStore(ctx context.Context, cfg configs.Config, log *slog.Logger, cleanu
 		// counter only drifts after a crash; FerretDB reads of large documents are slow and its $group reads
 		// every whole document, so recount seldom.
 		dcfg.Embedded = true
-		dcfg.CacheBytes, dcfg.CacheTTL, dcfg.SizeRecount = 64<<20, time.Hour, time.Hour
+		dcfg.CacheBytes, dcfg.CacheTTL, dcfg.SizeRecount = cfg.DashboardCacheMaxBytes, time.Hour, time.Hour
 	}
 	store, err := dashboards.New(client.Database(cfg.MongoDBName), dcfg, log.With(slog.String("component", "dashboards")))
 	if err != nil {
