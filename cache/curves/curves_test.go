@@ -479,7 +479,7 @@ func TestCallerLeavingDoesNotFailOthers(t *testing.T) {
 		_, _, err := c.Bins(ctx, q)
 		firstErr <- err
 	}()
-	redistest.Eventually(t, 5*time.Second, "first fetch under way", func() bool { n, _ := e.upstream(); return n > 0 })
+	redistest.Eventually(t, time.Minute, "first fetch under way", func() bool { n, _ := e.upstream(); return n > 0 })
 	secondDone := make(chan error, 1)
 	go func() {
 		_, _, err := c.Bins(context.Background(), q)

@@ -60,7 +60,7 @@ func TestStoreTTL(t *testing.T) {
 			if err := s.Set(ctx, "long", []byte("y"), time.Minute); err != nil {
 				t.Fatal(err)
 			}
-			redistest.Eventually(t, 5*time.Second, "short-lived value expires", func() bool {
+			redistest.Eventually(t, time.Minute, "short-lived value expires", func() bool {
 				got, err := s.GetMany(ctx, []string{"short"})
 				return err == nil && got[0] == nil
 			})
@@ -87,7 +87,7 @@ func TestStoreLock(t *testing.T) {
 			if got, err := s.Lock(ctx, "lk", 50*time.Millisecond); err != nil || !got {
 				t.Fatalf("Lock after Unlock: %v, %v", got, err)
 			}
-			redistest.Eventually(t, 5*time.Second, "lock expires", func() bool {
+			redistest.Eventually(t, time.Minute, "lock expires", func() bool {
 				got, err := s.Lock(ctx, "lk", time.Minute)
 				return err == nil && got
 			})
