@@ -40,7 +40,7 @@ func New(cfg Config, curves *curve.Service, reg prometheus.Registerer) *Hub {
 	life, cancel := context.WithCancel(context.Background())
 	h := &Hub{cfg: cfg, curves: curves, log: cfg.Logger, life: life, cancel: cancel,
 		series: map[Params]*series{}, conns: map[*conn]struct{}{}}
-	h.metrics = newMetrics(h, reg)
+	h.metrics = newMetrics(reg)
 	h.broker = inProcess{pollMax: cfg.PollMax}
 	if cfg.Redis != nil {
 		h.broker = newRedisBroker(h, cfg.Redis, cfg.RedisPrefix, cfg.LeaseTTL)

@@ -195,16 +195,6 @@ func frameHead(dst []byte, f format, typ, id string, hasID bool, b body) []byte 
 	return dst
 }
 
-// frame assembles one whole server message.
-func frame(dst []byte, f format, typ, id string, hasID bool, b body) []byte {
-	dst = frameHead(dst, f, typ, id, hasID, b)
-	dst = append(dst, b.b...)
-	if f == formatJSON {
-		dst = append(dst, '}')
-	}
-	return dst
-}
-
 // Bodies of the messages that are not series updates.
 
 func errorBody(f format, status int, detail string, final bool) body {

@@ -13,7 +13,7 @@ type metrics struct {
 	resumes                                 *prometheus.CounterVec
 }
 
-func newMetrics(h *Hub, reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		connections:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "databoard_stream_connections", Help: "Open /stream WebSocket connections."}),
 		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "databoard_stream_subscriptions", Help: "Active stream subscriptions."}),
