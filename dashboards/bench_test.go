@@ -1,8 +1,11 @@
 package dashboards
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -186,4 +189,51 @@ func benchWrites(b *testing.B, s *Store, op string, writers, stored int) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64(total.Load())/float64(b.N)/1e6, "ms/write")
+}
+
+// BenchmarkTransfer imports N copies of the reference example dashboard (28 KB each as compact JSON) into
+// an empty embedded store (a MongoDB-wire server process of the benchmark's own), then exports them, as
+// `databoard dashboards import|export` do. It reports each side's seconds and records/s, and tail_s: the
+// time from the last record's write to Import's return (what the end of an import waits for). Run with
+// -benchtime=1x (see BENCHMARKS.md); dashboards=10000 takes minutes.
+func BenchmarkTransfer(b *testing.B) {
+	var example bytes.Buffer
+	if err := json.Compact(&example, referenceDashboards(b)["example.json"]); err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("dashboards=%d", n), func(b *testing.B) {
+			var dump bytes.Buffer
+			for i := range n {
+				fmt.Fprintf(&dump, `{"_id":"imp%05d","dashboard":%s,"last_access":"2026-01-01T00:00:00Z"}`+"\n", i, example.Bytes())
+			}
+			for range b.N {
+				s := benchStore(b, true, 0)
+				benchImportExport(b, s, dump.Bytes(), n)
+			}
+		})
+	}
+}
+
+func benchImportExport(b *testing.B, s *Store, dump []byte, n int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	var lastWrite time.Time
+	start := time.Now()
+	rep, err := s.Import(ctx, bytes.NewReader(dump), ImportOptions{Progress: func(ImportReport) { lastWrite = time.Now() }})
+	end := time.Now()
+	if err != nil || rep.Created != n {
+		b.Fatalf("Import = %+v, %v; want %d created", rep, err, n)
+	}
+	b.ReportMetric(end.Sub(start).Seconds(), "import_s")
+	b.ReportMetric(float64(n)/end.Sub(start).Seconds(), "imported/s")
+	b.ReportMetric(end.Sub(lastWrite).Seconds(), "tail_s")
+
+	start = time.Now()
+	got, err := s.Export(ctx, io.Discard, nil)
+	if err != nil || got != n {
+		b.Fatalf("Export = %d, %v; want %d", got, err, n)
+	}
+	b.ReportMetric(time.Since(start).Seconds(), "export_s")
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "exported/s")
 }

@@ -72,6 +72,8 @@ type Stats struct {
 	TotalBytes int64 `json:"total_bytes"`
 	// PendingAccessTimes counts reads whose access time is not written yet.
 	PendingAccessTimes int `json:"pending_access_times"`
+	// SizeRecounts counts full recounts of the total size ($group over every dashboard) since start.
+	SizeRecounts uint64 `json:"size_recounts"`
 }
 
 // Stats returns the store's state.
@@ -86,6 +88,7 @@ func (s *Store) Stats() Stats {
 	st.Embedded = s.cfg.Embedded
 	st.TotalBytes = s.total.Load()
 	st.PendingAccessTimes = s.access.size()
+	st.SizeRecounts = s.recounts.Load()
 	return st
 }
 

@@ -62,6 +62,10 @@ type Store struct {
 	// background recount to run early because the counter may have drifted.
 	total      atomic.Int64
 	recountDue atomic.Bool
+	// measuredV is the counter's version right after this process's last recount stored it (-1: none
+	// yet); recounts counts full measurements ($group over every dashboard).
+	measuredV atomic.Int64
+	recounts  atomic.Uint64
 
 	// byIDWrites: find documents by _id alone when writing (the embedded store, or any FerretDB server;
 	// see updateUnprotected).
@@ -123,6 +127,7 @@ func New(db *mongo.Database, cfg Config, logger *slog.Logger) (*Store, error) {
 	s.w1 = newWriteSet(db, cfg.Collection, writeconcern.W1())
 	s.writes.Store(&s.majority)
 	s.total.Store(-1)
+	s.measuredV.Store(-1)
 	return s, nil
 }
 

@@ -3,6 +3,7 @@ package dashboards
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -130,5 +131,95 @@ func TestImportRefusesBadLines(t *testing.T) {
 	}
 	if want := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC); !rec.LastAccess.Equal(want) {
 		t.Errorf("mongoexport $date read as %v, want %v", rec.LastAccess, want)
+	}
+}
+
+// importLines is an export of n paddedBody dashboards, ids imp000…, accessed in order a second apart.
+func importLines(n int) []byte {
+	var b bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&b, `{"_id":"imp%03d","dashboard":%s,"last_access":"2026-01-01T00:00:%02dZ"}`+"\n", i, paddedBody(i), i)
+	}
+	return b.Bytes()
+}
+
+// TestImportEvictsFromTheCounter: the end of an import decides on eviction from the size counter, as a
+// create does, and measures the whole collection only when eviction is due (a full recount of 10 000
+// dashboards took 85 s on FerretDB). When it is due, the contract's rule holds exactly.
+func TestImportEvictsFromTheCounter(t *testing.T) {
+	probe, _ := newTestStore(t, Config{})
+	ctx := testCtx(t)
+	if _, err := probe.Import(ctx, bytes.NewReader(importLines(1)), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := probe.Record(ctx, "imp000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := rec.Size
+
+	tests := []struct {
+		name      string
+		records   int
+		recounts  uint64 // full recounts the import itself may cause
+		remaining int
+	}{
+		{"below the threshold: no recount", 9, 0, 9},
+		// 10 of room 10 reaches 0.95: one recount, then the 4 least recently accessed go (down to 0.60).
+		{"over the threshold: evicts", 10, 1, 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newTestStore(t, Config{MaxTotalBytes: 10 * size})
+			if _, err := s.recount(ctx); err != nil { // the counter exists, as on any store after its first writes
+				t.Fatal(err)
+			}
+			before := s.Stats().SizeRecounts
+			rep, err := s.Import(ctx, bytes.NewReader(importLines(tt.records)), ImportOptions{})
+			if err != nil || rep.Created != tt.records {
+				t.Fatalf("Import = %+v, %v; want %d created", rep, err, tt.records)
+			}
+			if got := s.Stats().SizeRecounts - before; got != tt.recounts {
+				t.Errorf("the import recounted %d times, want %d", got, tt.recounts)
+			}
+			ids := remainingIDs(t, s)
+			if len(ids) != tt.remaining || ids[0] != fmt.Sprintf("imp%03d", tt.records-tt.remaining) {
+				t.Errorf("after import: %v; want the %d most recently accessed", ids, tt.remaining)
+			}
+			if got, want := s.Stats().TotalBytes, int64(tt.remaining)*size; got != want {
+				t.Errorf("size counter %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestScheduledRecountSkipsAnUnchangedCounter: the periodic recount has nothing to check while no write
+// changed the counter since this process measured it, and must run again after any write.
+func TestScheduledRecountSkipsAnUnchangedCounter(t *testing.T) {
+	s, _ := newTestStore(t, Config{})
+	ctx := testCtx(t)
+	if s.counterUnchanged(ctx) {
+		t.Fatal("before any recount the counter must count as changed")
+	}
+	steps := []struct {
+		name      string
+		do        func() error
+		unchanged bool
+	}{
+		{"after a recount", func() error { _, err := s.recount(ctx); return err }, true},
+		{"after a create", func() error { _, err := s.Create(ctx, paddedBody(1)); return err }, false},
+		{"after the next recount", func() error { _, err := s.recount(ctx); return err }, true},
+		{"after an import", func() error {
+			_, err := s.Import(ctx, bytes.NewReader(importLines(1)), ImportOptions{})
+			return err
+		}, false},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got := s.counterUnchanged(ctx); got != st.unchanged {
+			t.Errorf("%s: counterUnchanged = %v, want %v", st.name, got, st.unchanged)
+		}
 	}
 }

@@ -174,8 +174,11 @@ func TestCompatDashboardStoreWedged(t *testing.T) {
 		case <-time.After(50 * time.Millisecond): // polling interval
 		}
 	}
-	if m := e.do(t, http.MethodGet, "/metrics", "").body; !strings.Contains(string(m), "databoard_dashboard_store_up 1") {
-		t.Errorf("/metrics after recovery lacks databoard_dashboard_store_up 1")
+	m := string(e.do(t, http.MethodGet, "/metrics", "").body)
+	for _, want := range []string{"databoard_dashboard_store_up 1", "\ndataboard_dashboard_store_size_recounts_total "} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics after recovery lacks %q", want)
+		}
 	}
 	wantStatus(t, e.do(t, http.MethodPatch, "/dashboard/"+id, body), http.StatusOK)
 }

@@ -62,10 +62,12 @@ var (
 		"Total size of all dashboards as the size counter last said (-1: not known yet).", nil, nil)
 	descStorePending = prometheus.NewDesc("databoard_dashboard_access_times_pending",
 		"Dashboard reads whose access time is not written yet.", nil, nil)
+	descStoreRecounts = prometheus.NewDesc("databoard_dashboard_store_size_recounts_total",
+		"Full recounts of the dashboards' total size (each reads every dashboard on FerretDB).", nil, nil)
 )
 
 func (storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descStoreUp, descStoreFailures, descStoreLastError, descStoreBytes, descStorePending} {
+	for _, d := range []*prometheus.Desc{descStoreUp, descStoreFailures, descStoreLastError, descStoreBytes, descStorePending, descStoreRecounts} {
 		ch <- d
 	}
 }
@@ -87,6 +89,7 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descStoreLastError, lastErr)
 	gauge(descStoreBytes, float64(st.TotalBytes))
 	gauge(descStorePending, float64(st.PendingAccessTimes))
+	ch <- prometheus.MustNewConstMetric(descStoreRecounts, prometheus.CounterValue, float64(st.SizeRecounts))
 }
 
 // handleMetrics serves the registry in Prometheus text format.
