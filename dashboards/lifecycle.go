@@ -116,7 +116,7 @@ func (s *Store) detectFerretDB(ctx context.Context) {
 		return // an unknown server is taken for MongoDB
 	}
 	if _, ok := info["ferretdbVersion"]; ok {
-		s.byIDWrites.Store(true)
+		s.isFerretDB.Store(true)
 	}
 }
 

@@ -67,9 +67,8 @@ type Store struct {
 	measuredV atomic.Int64
 	recounts  atomic.Uint64
 
-	// byIDWrites: find documents by _id alone when writing (the embedded store, or any FerretDB server;
-	// see updateUnprotected).
-	byIDWrites atomic.Bool
+	// isFerretDB: the server said it is FerretDB (detected at start); see onFerretDB.
+	isFerretDB atomic.Bool
 
 	evictLock ctxLock
 	flushMu   sync.Mutex
@@ -290,7 +289,7 @@ func (s *Store) delete(ctx context.Context, id string) (Dashboard, error) {
 // only this process writes there. A FerretDB server shared by several instances gets the same two steps:
 // its own findAndModify is not isolated either.
 func (s *Store) updateUnprotected(ctx context.Context, w *writeSet, id string, update bson.D) (int64, error) {
-	if s.cfg.Embedded || s.byIDWrites.Load() {
+	if s.onFerretDB() {
 		prev, err := s.unprotected(ctx, id, bson.D{{Key: fieldSize, Value: 1}, {Key: fieldProtected, Value: 1}})
 		if err != nil {
 			return 0, err
@@ -314,7 +313,7 @@ func (s *Store) updateUnprotected(ctx context.Context, w *writeSet, id string, u
 // deleteUnprotected deletes dashboard id unless it is protected and returns the deleted record (see
 // updateUnprotected for the two ways).
 func (s *Store) deleteUnprotected(ctx context.Context, w *writeSet, id string) (bson.Raw, error) {
-	if s.cfg.Embedded || s.byIDWrites.Load() {
+	if s.onFerretDB() {
 		raw, err := s.unprotected(ctx, id, nil)
 		if err != nil {
 			return nil, err
@@ -478,3 +477,7 @@ func (s *Store) CacheBytes() int64 {
 	}
 	return s.cache.size()
 }
+
+// onFerretDB reports whether the store is FerretDB (the embedded store, or a server whose buildInfo says
+// so). Writes then find documents by _id alone (see updateUnprotected) and Export does not sort.
+func (s *Store) onFerretDB() bool { return s.cfg.Embedded || s.isFerretDB.Load() }

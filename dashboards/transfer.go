@@ -15,9 +15,12 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// Export writes every record as one JSON line (Record's MarshalJSON shape), ordered by id, and returns how
-// many it wrote. Pending access times are written first so the export carries them. progress, when not
-// nil, is called after each record with the count so far and the collection's estimated size.
+// Export writes every record as one JSON line (Record's MarshalJSON shape) and returns how many it wrote:
+// ordered by id on MongoDB, in storage order on FerretDB, which sorts by reading and sorting the whole
+// collection before it returns the first record (6 minutes of a 7-minute export of 10 000 dashboards
+// under load, with the progress bar at 0). Pending access times are written first so the export carries
+// them. progress, when not nil, is called after each record with the count so far and the collection's
+// estimated size.
 func (s *Store) Export(ctx context.Context, w io.Writer, progress func(done, total int)) (int, error) {
 	return run(s, ctx, func(ctx context.Context) (int, error) { return s.export(ctx, w, progress) })
 }
@@ -30,7 +33,7 @@ func (s *Store) export(ctx context.Context, w io.Writer, progress func(done, tot
 	if err != nil {
 		return 0, translate("export: count", err)
 	}
-	cur, err := s.reads.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: fieldID, Value: 1}}))
+	cur, err := s.reads.Find(ctx, bson.D{}, s.exportOrder())
 	if err != nil {
 		return 0, translate("export", err)
 	}
@@ -61,6 +64,14 @@ func (s *Store) export(ctx context.Context, w io.Writer, progress func(done, tot
 		return n, fmt.Errorf("export: write: %w", err)
 	}
 	return n, nil
+}
+
+// exportOrder is Export's find options: by id where the server sorts by its _id index.
+func (s *Store) exportOrder() *options.FindOptionsBuilder {
+	if s.onFerretDB() {
+		return options.Find()
+	}
+	return options.Find().SetSort(bson.D{{Key: fieldID, Value: 1}})
 }
 
 // ImportOptions says how Import treats existing ids and whom it tells of its progress.
@@ -244,7 +255,7 @@ func (s *Store) writeImported(ctx context.Context, id string, doc bson.D, size i
 // replaceOrInsert stores doc under id whether or not it exists, and returns the size it replaced (see
 // updateUnprotected for why the embedded store reads first).
 func (s *Store) replaceOrInsert(ctx context.Context, w *writeSet, id string, doc bson.D) (int64, bool, error) {
-	if s.cfg.Embedded || s.byIDWrites.Load() {
+	if s.onFerretDB() {
 		prev, err := s.reads.FindOne(ctx, byID(id), options.FindOne().SetProjection(bson.D{{Key: fieldSize, Value: 1}})).Raw()
 		existed := err == nil
 		if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 func TestExportImportRoundTrip(t *testing.T) {
@@ -221,5 +223,34 @@ func TestScheduledRecountSkipsAnUnchangedCounter(t *testing.T) {
 		if got := s.counterUnchanged(ctx); got != st.unchanged {
 			t.Errorf("%s: counterUnchanged = %v, want %v", st.name, got, st.unchanged)
 		}
+	}
+}
+
+// TestExportOrder: Export asks for id order only where the server sorts by its index; FerretDB would read
+// and sort the whole collection before the first record.
+func TestExportOrder(t *testing.T) {
+	tests := []struct {
+		name             string
+		embedded, ferret bool
+		sorted           bool
+	}{
+		{"MongoDB", false, false, true},
+		{"embedded", true, false, false},
+		{"FerretDB server", false, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Store{cfg: Config{Embedded: tt.embedded}}
+			s.isFerretDB.Store(tt.ferret)
+			var opts options.FindOptions
+			for _, set := range s.exportOrder().List() {
+				if err := set(&opts); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := opts.Sort != nil; got != tt.sorted {
+				t.Errorf("sorted = %v, want %v", got, tt.sorted)
+			}
+		})
 	}
 }
