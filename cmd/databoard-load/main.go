@@ -23,12 +23,16 @@ const (
 	exitOK          = 0
 	exitInterrupted = 1 // the run was cut short; the partial result is still printed
 	exitUsage       = 2 // bad flags or a refused target; nothing was sent
+	exitSetup       = 3 // mix mode: the dashboards could not be made; nothing was measured
 )
 
-// run parses args ("stream ...": see runStream), runs the load and prints the result to stdout; progress and errors go to stderr.
+// run parses args ("stream ...": see runStream; "mix ...": see runMix), runs the load and prints the result to stdout; progress and errors go to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "stream" {
 		return runStream(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "mix" {
+		return runMix(ctx, args[1:], stdout, stderr)
 	}
 	opts, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
