@@ -18,6 +18,7 @@ const (
 	maxMixPlots      = 20
 	maxMixPerPlot    = 20
 	maxBrowserConns  = 64
+	maxThink         = 24 * time.Hour // think times and periods: they do not bound the run, -d does
 )
 
 // autoApplyPeriod is the frontend's real "Auto Apply: 1min" period: a 600 ms tick advances a progress bar by 1 %
@@ -140,13 +141,14 @@ func (c mixConfig) validate() error {
 		}
 	}
 	durations := []struct {
-		name string
-		v    time.Duration
-	}{{"-ramp", c.Ramp}, {"-pan-every", c.PanEvery}, {"-pan-stay", c.PanStay}, {"-save-every", c.SaveEvery},
-		{"-switch-every", c.SwitchEvery}, {"-health", c.Health}, {"-warmup", c.Warmup}}
+		name   string
+		v, max time.Duration
+	}{{"-ramp", c.Ramp, maxDuration}, {"-warmup", c.Warmup, maxDuration}, {"-pan-every", c.PanEvery, maxThink},
+		{"-pan-stay", c.PanStay, maxThink}, {"-save-every", c.SaveEvery, maxThink}, {"-switch-every", c.SwitchEvery, maxThink},
+		{"-health", c.Health, maxThink}}
 	for _, d := range durations {
-		if d.v < 0 || d.v > maxDuration {
-			return fmt.Errorf("%s %v: want 0 to %v", d.name, d.v, maxDuration)
+		if d.v < 0 || d.v > d.max {
+			return fmt.Errorf("%s %v: want 0 to %v", d.name, d.v, d.max)
 		}
 	}
 	switch {
@@ -166,8 +168,8 @@ func (c mixConfig) validate() error {
 		return fmt.Errorf("-channels %d: want at least 1", c.Channels)
 	case c.Window <= 0:
 		return fmt.Errorf("-window %v: want more than 0", c.Window)
-	case c.Refresh <= 0 || c.Refresh > maxDuration:
-		return fmt.Errorf("-refresh %v: want more than 0 and at most %v", c.Refresh, maxDuration)
+	case c.Refresh <= 0 || c.Refresh > maxThink:
+		return fmt.Errorf("-refresh %v: want more than 0 and at most %v", c.Refresh, maxThink)
 	case c.Duration <= 0 || c.Duration > maxDuration:
 		return fmt.Errorf("-d %v: want more than 0 and at most %v", c.Duration, maxDuration)
 	case c.Timeout <= 0 || c.Timeout > maxDuration:

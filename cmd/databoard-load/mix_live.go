@@ -52,8 +52,12 @@ func (u *user) subscribeAll(ctx, stopCtx context.Context) {
 			"window_ms": u.m.cfg.Window.Milliseconds(), "num_bins": u.width,
 			"useEventsIfBinCountTooLarge": true, "removeEmptyBins": true,
 		})
+		sent, ok := u.m.stats.admit(stopCtx)
+		if !ok {
+			return
+		}
 		c.mu.Lock()
-		c.pending[id] = time.Now()
+		c.pending[id] = sent
 		c.active = append(c.active, id)
 		c.mu.Unlock()
 		u.write(ctx, msg)

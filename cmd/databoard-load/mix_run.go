@@ -105,40 +105,32 @@ func (m *mixLoader) run(ctx context.Context, progress io.Writer) (MixResult, err
 	// stop ends the users' schedules and keeps new requests from starting; ctx (an interrupt) cancels all.
 	stopCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	var wg sync.WaitGroup
-	first := time.Now()
+	var (
+		wg    sync.WaitGroup
+		start procState
+		first = time.Now()
+	)
+	if cfg.Warmup == 0 {
+		start = m.begin(ctx, progress) // before the first request, so that every request counts
+	}
 	for i := range cfg.Users {
 		u := m.newUser(i)
 		res.LiveUsers += btoi(u.live)
 		wg.Go(func() { u.run(ctx, stopCtx, first) })
 	}
-
-	sleepUntil(ctx, first.Add(cfg.Warmup))
-	var server procSample
-	if cfg.PID > 0 {
-		server = procUsage(cfg.PID)
+	if cfg.Warmup > 0 {
+		sleepUntil(ctx, first.Add(cfg.Warmup))
+		start = m.begin(ctx, progress)
 	}
-	self := procUsage(0)
-	up0, sim0 := m.upstream(ctx)
-	mStart := time.Now()
-	m.stats.win.start.Store(mStart.UnixNano())
-	fmt.Fprintf(progress, "databoard-load mix: measuring for %v\n", cfg.Duration)
-	sleepUntil(ctx, mStart.Add(cfg.Duration))
-	mEnd := time.Now()
-	m.stats.win.end.Store(mEnd.UnixNano())
-	up1, sim1 := m.upstream(ctx)
-	var serverEnd procSample
-	if cfg.PID > 0 {
-		serverEnd = procUsage(cfg.PID)
-	}
-	selfEnd := procUsage(0)
-	stop()
+	sleepUntil(ctx, start.at.Add(cfg.Duration))
+	mStart, mEnd := start.at, m.stats.finish(stop)
+	end := m.sample(ctx)
 	wg.Wait()
 
 	res.Duration = mEnd.Sub(mStart)
 	res.UserMinutes = m.stats.userMinutes(mEnd)
 	m.collect(&res)
-	res.Upstream, res.SimUpstream = up1.minus(up0), sim1.minus(sim0)
+	res.Upstream, res.SimUpstream = end.up.minus(start.up), end.sim.minus(start.sim)
 	var curves int64
 	for k := range res.Kinds {
 		if reqKind(k).isCurve() {
@@ -147,10 +139,38 @@ func (m *mixLoader) run(ctx context.Context, progress io.Writer) (MixResult, err
 	}
 	res.OldBackend = oldBackendRequests(curves, res.Kinds[kindSearch].Requests, 60*res.LiveSubMinutes, cfg.Refresh)
 	if cfg.PID > 0 {
-		res.Server = usage(server, server, serverEnd, res.Duration, 0, -1, -1)
+		res.Server = usage(start.server, start.server, end.server, res.Duration, 0, -1, -1)
 	}
-	res.Client = usage(self, self, selfEnd, res.Duration, 0, -1, -1)
+	res.Client = usage(start.self, start.self, end.self, res.Duration, 0, -1, -1)
 	return res, ctx.Err()
+}
+
+// procState is what is read at the start and the end of the measurement.
+type procState struct {
+	at           time.Time
+	server, self procSample
+	up, sim      upstreamCount
+}
+
+func (m *mixLoader) sample(ctx context.Context) procState {
+	var st procState
+	if m.cfg.PID > 0 {
+		st.server = procUsage(m.cfg.PID)
+	}
+	st.self = procUsage(0)
+	st.up, st.sim = m.upstream(ctx)
+	st.at = time.Now()
+	return st
+}
+
+// begin reads the counters and opens the measurement.
+func (m *mixLoader) begin(ctx context.Context, progress io.Writer) procState {
+	st := m.sample(ctx)
+	m.stats.gate.Lock()
+	m.stats.win.start.Store(st.at.UnixNano())
+	m.stats.gate.Unlock()
+	fmt.Fprintf(progress, "databoard-load mix: measuring for %v\n", m.cfg.Duration)
+	return st
 }
 
 func (m *mixLoader) collect(res *MixResult) {
@@ -245,12 +265,12 @@ func (m *mixLoader) measured(ctx, stopCtx context.Context, u *user, k reqKind, m
 		return answer{}, false
 	}
 	defer func() { <-u.slots }()
-	if stopCtx.Err() != nil {
+	sent, ok := m.stats.admit(stopCtx)
+	if !ok {
 		return answer{}, false
 	}
 	rctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	defer cancel()
-	sent := time.Now()
 	a, err := m.do(rctx, method, path, body)
 	latency := time.Since(sent)
 	if ctx.Err() != nil {

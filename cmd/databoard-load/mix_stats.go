@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"maps"
 	"strconv"
 	"sync"
@@ -31,7 +32,9 @@ var kindNames = [numKinds]string{"dashboard", "recent", "search", "curve-open", 
 func (k reqKind) String() string { return kindNames[k] }
 
 // isCurve reports whether k is a /channels/curve request (each one a data-api request for the old backend).
-func (k reqKind) isCurve() bool { return k == kindCurveOpen || k == kindCurveRefresh || k == kindCurvePan }
+func (k reqKind) isCurve() bool {
+	return k == kindCurveOpen || k == kindCurveRefresh || k == kindCurvePan
+}
 
 // maxErrorSamples bounds the error texts kept per kind for the report.
 const maxErrorSamples = 5
@@ -83,6 +86,10 @@ func (w *window) overlap(from, to time.Time) time.Duration {
 
 // mixStats is everything the users and their live connections record while the window is open.
 type mixStats struct {
+	// gate orders sending against the end of the measurement: a request is sent (and timed from) under its
+	// read lock after checking that the run goes on, and the run is stopped and the window closed under its
+	// write lock, so every request sent is inside the window or not sent at all.
+	gate  sync.RWMutex
 	win   window
 	kinds [numKinds]kindStats
 
@@ -103,6 +110,23 @@ func newMixStats() *mixStats {
 		s.kinds[k].cache = map[string]int64{}
 	}
 	return s
+}
+
+// admit reports whether a request may be sent now (the run is not stopping) and the time it is sent at.
+func (s *mixStats) admit(stopCtx context.Context) (time.Time, bool) {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	return time.Now(), stopCtx.Err() == nil
+}
+
+// finish stops the run (stop keeps new requests from starting) and closes the window; it returns the end.
+func (s *mixStats) finish(stop func()) time.Time {
+	s.gate.Lock()
+	defer s.gate.Unlock()
+	stop()
+	end := time.Now()
+	s.win.end.Store(end.UnixNano())
+	return end
 }
 
 // record counts one request of kind k sent at sent and answered after latency, if sent inside the window.

@@ -151,10 +151,12 @@ func (u *user) open(ctx, stopCtx context.Context, d int) {
 	if !ok {
 		return
 	}
-	u.doc = dashboardDTO{}              // decoding into the previous one would merge its maps
+	u.doc = dashboardDTO{}             // decoding into the previous one would merge its maps
 	_ = json.Unmarshal(a.body, &u.doc) // checkDashboard decoded it already
 	var wg sync.WaitGroup
-	wg.Go(func() { u.m.measured(ctx, stopCtx, u, kindRecent, http.MethodGet, "/channels/recent", nil, http.StatusOK, checkChannels) })
+	wg.Go(func() {
+		u.m.measured(ctx, stopCtx, u, kindRecent, http.MethodGet, "/channels/recent", nil, http.StatusOK, checkChannels)
+	})
 	wg.Go(func() { u.health(ctx, stopCtx) })
 	end := time.Now().UnixMilli()
 	u.eachCurve(func(p int, ch channelObj) {
