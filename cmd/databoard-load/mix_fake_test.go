@@ -331,4 +331,3 @@ type fakeCounts struct {
 	subscribes, unsubscribes int
 	created                  [][]byte
 }
-
