@@ -228,31 +228,17 @@ func parseMixFlags(args []string, stderr io.Writer) (mixConfig, bool, error) {
 	if fs.NArg() > 0 {
 		return mixConfig{}, false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	// A zero given explicitly is refused where zero would otherwise mean "the default".
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for _, name := range []string{"users", "dashboards", "channels", "window", "refresh", "d", "timeout", "browser-conns", "seed"} {
-		if v := fs.Lookup(name).Value.String(); given[name] && (v == "0" || v == "0s") {
-			return mixConfig{}, false, fmt.Errorf("-%s 0: want more than 0", name)
-		}
+	if err := refuseZero(fs, "users", "dashboards", "channels", "window", "refresh", "d", "timeout", "browser-conns", "seed"); err != nil {
+		return mixConfig{}, false, err
 	}
 	return c, *asJSON, nil
 }
 
 // runMix is the mix subcommand: it parses args, creates the dashboards, runs the users and prints the result.
 func runMix(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, asJSON, err := parseMixFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "databoard-load mix:", err)
-		return exitUsage
-	}
-	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
-		fmt.Fprintln(stderr, "databoard-load mix:", err)
-		return exitUsage
+	cfg, asJSON, code, ok := configure("databoard-load mix", stderr, func() (mixConfig, bool, error) { return parseMixFlags(args, stderr) })
+	if !ok {
+		return code
 	}
 	fmt.Fprintf(stderr, "databoard-load mix: %d users (%.0f%% live) on %d dashboards (%v plots × %v channels of %d), ramp %v, warm-up %v, measuring %v, seed %d\n",
 		cfg.Users, 100*cfg.Live, cfg.Dashboards, cfg.Plots, cfg.PerPlot, cfg.Channels, cfg.Ramp, cfg.Warmup, cfg.Duration, cfg.Seed)
@@ -261,17 +247,5 @@ func runMix(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "databoard-load mix: setup failed:", res.Setup)
 		return exitSetup
 	}
-	write := writeMixText
-	if asJSON {
-		write = writeMixJSON
-	}
-	if err := write(stdout, res, currentSystem()); err != nil {
-		fmt.Fprintln(stderr, "databoard-load mix:", err)
-		return exitInterrupted
-	}
-	if runErr != nil {
-		fmt.Fprintln(stderr, "databoard-load mix: interrupted:", runErr)
-		return exitInterrupted
-	}
-	return exitOK
+	return printResult(stdout, stderr, "databoard-load mix", res, runErr, asJSON, writeMixText, writeMixJSON)
 }

@@ -58,23 +58,12 @@ func writeMixText(w io.Writer, r MixResult, sys sysInfo) error {
 	curves := r.Kinds[kindCurveOpen].Requests + r.Kinds[kindCurveRefresh].Requests + r.Kinds[kindCurvePan].Requests
 	fmt.Fprintf(&b, "old backend %.0f data-api requests, %.2f per user-minute: computed from this mix, not measured: %d curves + %d ^name$ searches + %.1f live subscription-minutes × 60 s / %v auto-apply; a lower bound (raw-when-sparse refetches not counted)\n",
 		r.OldBackend, perUserMinute(r.OldBackend, r.UserMinutes), curves, r.Kinds[kindSearch].Requests, r.LiveSubMinutes, c.Refresh)
-	writeMixUsage(&b, "server", r.Server)
-	writeMixUsage(&b, "client", r.Client)
+	writeUsage(&b, "server", r.Server, false)
+	writeUsage(&b, "client", r.Client, false)
 	fmt.Fprintf(&b, "            %s\n", mixMethod)
 	fmt.Fprintf(&b, "system      %s\n", sys)
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// writeMixUsage prints a process's CPU over the measurement and its memory (there are no per-connection
-// figures here, unlike the stream mode's).
-func writeMixUsage(b *strings.Builder, who string, u ServerUsage) {
-	if !u.Measured {
-		return
-	}
-	mib := func(n int64) float64 { return float64(n) / (1 << 20) }
-	fmt.Fprintf(b, "%-11s CPU %.1f s while measuring: %.2f cores; RSS %.1f MiB at the start, %.1f MiB at the end, peak %.1f MiB\n",
-		who, u.CPUSeconds, u.CPUShare, mib(u.RSSBefore), mib(u.RSSEnd), mib(u.RSSPeak))
 }
 
 func writeUpstream(b *strings.Builder, label string, u upstreamCount, userMinutes float64) {
