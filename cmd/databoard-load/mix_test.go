@@ -53,7 +53,7 @@ func checkClean(t *testing.T, res jsonMixResult) {
 
 func TestMixOpensAsTheFrontendDoes(t *testing.T) {
 	f := newFakeBoard(t, 30)
-	res, got := mustRun(t, f, "-users", "6", "-dashboards", "3", "-d", "2s")
+	res, got := mustRun(t, f, "-users", "6", "-dashboards", "3", "-d", "3s")
 	checkClean(t, res)
 	if len(got.created) != 3 || res.Dashboards != 3 {
 		t.Errorf("%d dashboards created (result says %d), want 3", len(got.created), res.Dashboards)
@@ -88,11 +88,11 @@ func TestMixOpensAsTheFrontendDoes(t *testing.T) {
 
 func TestMixAutoApply(t *testing.T) {
 	f := newFakeBoard(t, 30)
-	res, got := mustRun(t, f, "-users", "2", "-dashboards", "1", "-refresh", "100ms", "-d", "1500ms")
+	res, got := mustRun(t, f, "-users", "2", "-dashboards", "1", "-refresh", "100ms", "-d", "2500ms")
 	checkClean(t, res)
 	refresh := requests(res, "curve-refresh")
 	if refresh == 0 {
-		t.Errorf("no auto-apply refresh in 1.5 s at a 100 ms period")
+		t.Errorf("no auto-apply refresh in 2.5 s at a 100 ms period")
 	}
 	// Every refresh comes after the plot's search: by seriesId, as the frontend does.
 	if int64(got.bySeries) < refresh || int64(got.seen["curve"]) != requests(res, "curve-open")+refresh {
@@ -106,7 +106,7 @@ func TestMixAutoApply(t *testing.T) {
 
 func TestMixLiveUsers(t *testing.T) {
 	f := newFakeBoard(t, 30)
-	res, got := mustRun(t, f, "-users", "4", "-dashboards", "2", "-live", "0.5", "-d", "1500ms")
+	res, got := mustRun(t, f, "-users", "4", "-dashboards", "2", "-live", "0.5", "-d", "2500ms")
 	checkClean(t, res)
 	subs := requests(res, "subscribe")
 	if res.LiveUsers != 2 || subs == 0 || int64(got.subscribes) != subs || res.StreamMessages["snapshot"] != subs {
@@ -129,7 +129,7 @@ func TestMixLiveUsers(t *testing.T) {
 func TestMixPansAndSaves(t *testing.T) {
 	f := newFakeBoard(t, 30)
 	res, got := mustRun(t, f, "-users", "3", "-dashboards", "2", "-live", "0.34", "-pan-every", "50ms", "-pan-stay", "50ms",
-		"-save-every", "50ms", "-save-new", "0.5", "-d", "1500ms")
+		"-save-every", "50ms", "-save-new", "0.5", "-d", "2500ms")
 	checkClean(t, res) // every saved dashboard passed the schema (the fake answers 422 otherwise)
 	if requests(res, "curve-pan") == 0 || requests(res, "save-update") == 0 || requests(res, "save-new") == 0 {
 		t.Errorf("pans %d, updates %d, new %d: want some of each", requests(res, "curve-pan"), requests(res, "save-update"), requests(res, "save-new"))
