@@ -7,7 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,6 +48,11 @@ type Client struct {
 	maxCont   int
 	now       func() time.Time
 	maxErrLen int64
+
+	// sent counts the requests sent to data-api by path below the base URL ("/binned", "/events", ...):
+	// path -> *atomic.Uint64. Paths come from this package's code, never from callers, so the set is
+	// small and fixed.
+	sent sync.Map
 }
 
 // New validates cfg and returns a Client. It does no I/O.
@@ -126,6 +134,7 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, accept stri
 	}
 	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", c.ua)
+	c.countSent(path)
 	timer := time.AfterFunc(c.reqTO, func() { cancel(errHeaderTimeout) })
 	resp, err := c.hc.Do(req)
 	if !timer.Stop() && err == nil {
@@ -148,6 +157,35 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, accept stri
 	defer r.Close()
 	b, _ := io.ReadAll(io.LimitReader(r.body, c.maxErrLen))
 	return nil, statusError(resp.StatusCode, resp.Header.Get("requestid"), b)
+}
+
+// countSent counts one request sent to path.
+func (c *Client) countSent(path string) {
+	n, ok := c.sent.Load(path)
+	if !ok {
+		n, _ = c.sent.LoadOrStore(path, new(atomic.Uint64))
+	}
+	n.(*atomic.Uint64).Add(1)
+}
+
+// RequestCount is the number of requests a Client has sent to one data-api endpoint.
+type RequestCount struct {
+	Path string // below the base URL: "/binned", "/events", "/search/channel", ...
+	N    uint64
+}
+
+// RequestCounts returns how many requests this Client has sent to data-api since it was made, by
+// endpoint, sorted by path: every attempt counts, whatever its outcome (an error status, a timeout,
+// a continuation of a truncated events answer). It is the whole upstream load this Client caused,
+// curves, searches and the channel list alike.
+func (c *Client) RequestCounts() []RequestCount {
+	var out []RequestCount
+	c.sent.Range(func(k, v any) bool {
+		out = append(out, RequestCount{Path: k.(string), N: v.(*atomic.Uint64).Load()})
+		return true
+	})
+	slices.SortFunc(out, func(a, b RequestCount) int { return strings.Compare(a.Path, b.Path) })
+	return out
 }
 
 // transportErr classifies a failure before the response headers (inBody false) or while reading a

@@ -20,6 +20,8 @@
 //   - Values arrays are scanned by this package (after encoding/json or fxamacker/cbor checked the
 //     frame) so integers stay exact up to 2^64-1, nulls become NaN and waveforms are flattened
 //     without a per-element allocation.
+//   - Every request sent is counted by endpoint (Client.RequestCounts, whatever its outcome, continuations
+//     included): the whole upstream load the process causes, for /metrics and load tests.
 //
 // It must not import cache, stream, dashboards, server or configs, and knows nothing of HTTP serving.
 package daqbuf

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"math"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -349,5 +352,64 @@ func TestRoundTripMeta(t *testing.T) {
 	cfg, err := c.ChannelConfig(ctx, daqbuf.ChannelRef{Backend: "sf-databuffer", SeriesID: want.SeriesID})
 	if err != nil || cfg.Name != want.Name || cfg.ScalarType != "f64" || cfg.SeriesID != want.SeriesID {
 		t.Errorf("config: %+v, %v", cfg, err)
+	}
+}
+
+// RequestCounts counts every request the client sends, by endpoint, failures and continuations
+// included: what the simulator's request log saw, path for path.
+func TestRequestCountsMatchTheSimulator(t *testing.T) {
+	s, c := newSimClient(t, sim.Config{})
+	ctx := context.Background()
+	if got := c.RequestCounts(); len(got) != 0 {
+		t.Fatalf("a new client counts %v, want nothing", got)
+	}
+	ref := daqbuf.ChannelRef{Backend: "sf-databuffer", Name: "SIM-F64:SINE"}
+	dense := daqbuf.ChannelRef{Backend: "sf-databuffer", Name: "SIM-DENSE:100HZ"}
+	end := simNow.Add(-time.Hour).UnixNano()
+	drain := func(next func() error, close func() error) {
+		for next() == nil {
+		}
+		close()
+	}
+	steps := []struct {
+		name string
+		do   func()
+	}{
+		{"backends", func() { c.Backends(ctx) }},
+		{"search", func() { c.Search(ctx, daqbuf.SearchQuery{Regex: "^SIM-F64:SINE$", Backend: "sf-databuffer"}) }},
+		{"search again", func() { c.Search(ctx, daqbuf.SearchQuery{Regex: "RAMP"}) }},
+		{"binned", func() {
+			st, err := c.Binned(ctx, daqbuf.BinnedQuery{Channel: ref, Range: daqbuf.Range{Beg: end - int64(time.Hour), End: end}, BinCount: 10})
+			if err == nil {
+				drain(func() error { _, err := st.Next(); return err }, st.Close)
+			}
+		}},
+		{"events with continuations", func() { // 120 000 events in plain JSON: data-api's limit makes the client continue
+			st, err := c.Events(ctx, daqbuf.EventsQuery{Channel: dense, Range: daqbuf.Range{Beg: end - int64(20*time.Minute), End: end}, Mode: daqbuf.ModeJSON})
+			if err == nil {
+				drain(func() error { _, err := st.Next(); return err }, st.Close)
+			}
+		}},
+		{"a failing request", func() {
+			s.SetFault(sim.Fault{Status: 500, Count: 1})
+			c.Events(ctx, daqbuf.EventsQuery{Channel: ref, Range: daqbuf.Range{Beg: end - int64(time.Minute), End: end}})
+		}},
+	}
+	for _, step := range steps {
+		step.do()
+		want := map[string]uint64{}
+		for _, r := range s.Requests() {
+			want[strings.TrimPrefix(r.Path, "/api/4")]++
+		}
+		got := map[string]uint64{}
+		for _, rc := range c.RequestCounts() {
+			got[rc.Path] = rc.N
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("after %s: client counted %v, the simulator saw %v", step.name, got, want)
+		}
+	}
+	if got := c.RequestCounts(); !slices.IsSortedFunc(got, func(a, b daqbuf.RequestCount) int { return strings.Compare(a.Path, b.Path) }) || len(got) != 4 {
+		t.Errorf("RequestCounts %v: want the 4 endpoints used, sorted by path", got)
 	}
 }

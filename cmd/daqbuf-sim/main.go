@@ -1,5 +1,6 @@
 // Command daqbuf-sim serves the data-api v4 simulator (package daqbuf/sim) on its own, for demos and
-// load tests: point a client at http://<addr>/api/4.
+// load tests: point a client at http://<addr>/api/4. GET http://<addr>/sim/requests answers how many data-api
+// requests it has received, by path ({"total": N, "by_path": {"/api/4/binned": n, ...}}).
 package main
 
 import (
@@ -45,8 +46,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	log.Info("daqbuf-sim listening", "url", "http://"+ln.Addr().String()+"/api/4", "catalogue", *catalogue, "latency", *latency)
+	srv := &http.Server{Handler: &requestCounter{next: handler}, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("daqbuf-sim listening", "url", "http://"+ln.Addr().String()+"/api/4", "catalogue", *catalogue,
+		"latency", *latency, "request_counts", "http://"+ln.Addr().String()+countsPath)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

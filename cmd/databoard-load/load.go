@@ -37,10 +37,11 @@ type Errors struct {
 	Status    int64 // a response with a status other than the expected one
 	Transport int64 // no complete response: refused, reset, malformed, ...
 	Timeout   int64 // the per-request timeout expired, response body included
+	Body      int64 // mix mode: an expected status with a body that is not what the route promises
 }
 
 // Total returns the number of failed requests.
-func (e Errors) Total() int64 { return e.Status + e.Transport + e.Timeout }
+func (e Errors) Total() int64 { return e.Status + e.Transport + e.Timeout + e.Body }
 
 // Throughput returns completed requests per second.
 func (r Result) Throughput() float64 { return perSecond(r.Requests, r.Duration) }

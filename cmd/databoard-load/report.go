@@ -143,6 +143,7 @@ type jsonErrors struct {
 	Status    int64 `json:"status"`
 	Transport int64 `json:"transport"`
 	Timeout   int64 `json:"timeout"`
+	Body      int64 `json:"body,omitempty"` // mix mode only
 }
 
 type jsonLatency struct {

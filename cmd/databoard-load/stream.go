@@ -154,47 +154,22 @@ func parseStreamFlags(args []string, stderr io.Writer) (streamConfig, bool, erro
 	if fs.NArg() > 0 {
 		return streamConfig{}, false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for _, name := range []string{"conns", "series", "d", "ready", "dial", "window"} {
-		if given[name] && fs.Lookup(name).Value.String() == "0" {
-			return streamConfig{}, false, fmt.Errorf("-%s 0: want more than 0", name)
-		}
+	if err := refuseZero(fs, "conns", "series", "d", "ready", "dial", "window"); err != nil {
+		return streamConfig{}, false, err
 	}
 	return c, *asJSON, nil
 }
 
 // runStream is the stream subcommand: it parses args, runs the load and prints the result.
 func runStream(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, asJSON, err := parseStreamFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "databoard-load stream:", err)
-		return exitUsage
-	}
-	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
-		fmt.Fprintln(stderr, "databoard-load stream:", err)
-		return exitUsage
+	cfg, asJSON, code, ok := configure("databoard-load stream", stderr, func() (streamConfig, bool, error) { return parseStreamFlags(args, stderr) })
+	if !ok {
+		return code
 	}
 	fmt.Fprintf(stderr, "databoard-load stream: %d connections × %d subscriptions over %d series (%s, %v window, %d bins), warm-up %v, measuring %v\n",
 		cfg.Conns, cfg.Subs, cfg.Series, cfg.ChannelFormat, cfg.Window, cfg.Bins, cfg.Warmup, cfg.Duration)
 	res, runErr := newStreamLoader(cfg).run(ctx, stderr)
-	write := writeStreamText
-	if asJSON {
-		write = writeStreamJSON
-	}
-	if err := write(stdout, res, currentSystem()); err != nil {
-		fmt.Fprintln(stderr, "databoard-load stream:", err)
-		return exitInterrupted
-	}
-	if runErr != nil {
-		fmt.Fprintln(stderr, "databoard-load stream:", runErr)
-		return exitInterrupted
-	}
-	return exitOK
+	return printResult(stdout, stderr, "databoard-load stream", res, runErr, asJSON, writeStreamText, writeStreamJSON)
 }
 
 // StreamResult is what one stream run measured. Latencies are from the messages received while measuring.

@@ -30,22 +30,28 @@ func writeStreamText(w io.Writer, r StreamResult, sys sysInfo) error {
 	fmt.Fprintf(&b, "append size bytes min %d  p50 %d  p99 %d  max %d; points min %d  p50 %d  p99 %d  max %d\n",
 		r.AppendBytes.Min, r.AppendBytes.P50, r.AppendBytes.P99, r.AppendBytes.Max,
 		r.AppendPoints.Min, r.AppendPoints.P50, r.AppendPoints.P99, r.AppendPoints.Max)
-	writeUsage(&b, "server", r.Server)
-	writeUsage(&b, "client", r.Client)
+	writeUsage(&b, "server", r.Server, true)
+	writeUsage(&b, "client", r.Client, true)
 	fmt.Fprintf(&b, "            %s\n", streamMethod)
 	fmt.Fprintf(&b, "system      %s\n", sys)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func writeUsage(b *strings.Builder, who string, u ServerUsage) {
+// writeUsage prints a process's memory and CPU. perConn adds the stream mode's per-connection figures; without
+// it (the mix mode) the RSS is at the measurement's start and end.
+func writeUsage(b *strings.Builder, who string, u ServerUsage, perConn bool) {
 	if !u.Measured {
 		return
 	}
 	mib := func(n int64) float64 { return float64(n) / (1 << 20) }
-	fmt.Fprintf(b, "%-11s RSS before %.1f MiB, ready %.1f MiB, end %.1f MiB, peak %.1f MiB; %.0f bytes RSS per connection\n",
-		who, mib(u.RSSBefore), mib(u.RSSReady), mib(u.RSSEnd), mib(u.RSSPeak), u.PerConnRSSBytes)
-	if u.HeapBefore >= 0 && u.HeapReady >= 0 {
+	if !perConn {
+		fmt.Fprintf(b, "%-11s RSS %.1f MiB at the start, %.1f MiB at the end, peak %.1f MiB\n", who, mib(u.RSSBefore), mib(u.RSSEnd), mib(u.RSSPeak))
+	} else {
+		fmt.Fprintf(b, "%-11s RSS before %.1f MiB, ready %.1f MiB, end %.1f MiB, peak %.1f MiB; %.0f bytes RSS per connection\n",
+			who, mib(u.RSSBefore), mib(u.RSSReady), mib(u.RSSEnd), mib(u.RSSPeak), u.PerConnRSSBytes)
+	}
+	if perConn && u.HeapBefore >= 0 && u.HeapReady >= 0 {
 		fmt.Fprintf(b, "            heap in use before %.1f MiB, ready %.1f MiB; %.0f bytes heap per connection\n",
 			mib(u.HeapBefore), mib(u.HeapReady), u.PerConnHeap)
 	}

@@ -5,6 +5,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/databoard/databoard/cache"
+	"github.com/databoard/databoard/daqbuf"
 )
 
 // newRegistry is the process's Prometheus registry (never the global one): Go runtime and process
@@ -71,4 +72,21 @@ func (c cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descLiveSearches, lists.SearchCacheHits, "cache")
 	ch <- prometheus.MustNewConstMetric(descChannels, prometheus.GaugeValue, float64(lists.Channels))
 	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(curves.FetchesInFlight))
+}
+
+// daqbufCollector exports every request the data-api client has sent, by endpoint: curves, live searches,
+// the channel list and channel configs together, which databoard_upstream_requests_total (curves only)
+// does not. It is the figure to compare with what data-api itself saw. The endpoint label is the path
+// below DAQBUF_DEFAULT_URL and comes from the client's code (a handful of values).
+type daqbufCollector struct{ client *daqbuf.Client }
+
+var descDaqbufRequests = prometheus.NewDesc("databoard_daqbuf_requests_total",
+	"Requests sent to data-api, by endpoint (every attempt, whatever its outcome).", []string{"endpoint"}, nil)
+
+func (daqbufCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descDaqbufRequests }
+
+func (c daqbufCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, rc := range c.client.RequestCounts() {
+		ch <- prometheus.MustNewConstMetric(descDaqbufRequests, prometheus.CounterValue, float64(rc.N), rc.Path)
+	}
 }

@@ -128,7 +128,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		log.Warn("curve cache off (CURVE_CACHE): every curve request goes to data-api")
 	}
 	reg := newRegistry()
-	reg.MustRegister(cacheCollector{admin: admin})
+	reg.MustRegister(cacheCollector{admin: admin}, daqbufCollector{client: client})
 	budgets := cacheBudgets(cfg, cacheStore, answers, dashboardStore)
 	reg.MustRegister(budgets)
 	setMemoryLimit(budgets, log)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -92,6 +93,9 @@ func testServeDemo(t *testing.T, redisURL string) {
 	}
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `databoard_curve_answers_total{cache="hit"} 1`) {
 		t.Errorf("/metrics after one cache hit = %d, lacks the hit counter", code)
+	} else if !regexp.MustCompile(`(?m)^databoard_daqbuf_requests_total\{endpoint="/binned"\} [1-9]`).MatchString(body) ||
+		!regexp.MustCompile(`(?m)^databoard_daqbuf_requests_total\{endpoint="/search/channel"\} [1-9]`).MatchString(body) {
+		t.Errorf("/metrics lacks data-api requests by endpoint (binned curves, the channel list's searches):\n%s", grepLines(body, "databoard_daqbuf"))
 	}
 	if code, body := get("/maintenance/cache"); code != 200 || !strings.Contains(body, `"UpstreamCallsSaved"`) {
 		t.Errorf("/maintenance/cache = %d %.200s", code, body)
@@ -294,4 +298,15 @@ func TestCurvesFetchCapFromConfig(t *testing.T) {
 			t.Errorf("FreshTail %s, want 1s", got.FreshTail)
 		}
 	}
+}
+
+// grepLines returns the lines of text that contain sub, for failure messages.
+func grepLines(text, sub string) string {
+	var out []string
+	for line := range strings.SplitSeq(text, "\n") {
+		if strings.Contains(line, sub) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
