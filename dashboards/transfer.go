@@ -29,7 +29,7 @@ func (s *Store) export(ctx context.Context, w io.Writer, progress func(done, tot
 	if err := s.flushAccess(ctx); err != nil {
 		return 0, fmt.Errorf("export: %w", err)
 	}
-	estimate, err := s.reads.EstimatedDocumentCount(ctx)
+	estimate, err := s.estimatedCount(ctx)
 	if err != nil {
 		return 0, translate("export: count", err)
 	}
@@ -64,6 +64,20 @@ func (s *Store) export(ctx context.Context, w io.Writer, progress func(done, tot
 		return n, fmt.Errorf("export: write: %w", err)
 	}
 	return n, nil
+}
+
+// estimatedCount is the number of dashboards for Export's progress, from the server's metadata. FerretDB
+// v1 answers count (which EstimatedDocumentCount sends) by reading every document: 3.5 minutes for 10 000
+// example dashboards, before the first record; its collStats counts in SQL (1.3 s).
+func (s *Store) estimatedCount(ctx context.Context) (int64, error) {
+	if !s.onFerretDB() {
+		return s.reads.EstimatedDocumentCount(ctx)
+	}
+	var stats struct {
+		Count int64 `bson:"count"`
+	}
+	err := s.reads.Database().RunCommand(ctx, bson.D{{Key: "collStats", Value: s.reads.Name()}}).Decode(&stats)
+	return stats.Count, err
 }
 
 // exportOrder is Export's find options: by id where the server sorts by its _id index.

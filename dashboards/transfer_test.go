@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -252,5 +253,24 @@ func TestExportOrder(t *testing.T) {
 				t.Errorf("sorted = %v, want %v", got, tt.sorted)
 			}
 		})
+	}
+}
+
+// TestExportProgressTotal: Export's progress has the number of dashboards as its total from the start
+// (on FerretDB from collStats, not from count, which reads every document).
+func TestExportProgressTotal(t *testing.T) {
+	s, _ := newTestStore(t, Config{})
+	ctx := testCtx(t)
+	for i := range 3 {
+		if _, err := s.Create(ctx, paddedBody(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var totals []int
+	if _, err := s.Export(ctx, io.Discard, func(_, total int) { totals = append(totals, total) }); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(totals, []int{3, 3, 3}) {
+		t.Errorf("progress totals %v, want [3 3 3]", totals)
 	}
 }
