@@ -287,30 +287,39 @@ func span[T any](s []T, lo, hi int) []T {
 // run is a stretch [lo, hi) of a request's chunks fetched in one upstream request.
 type run struct{ lo, hi int }
 
-// fetchRuns groups the chunks that need a fetch into runs, one upstream request each: adjacent
-// missing chunks (no stored copy at all) form one run, of at most maxRun chunks; a chunk with a stale
-// copy is a run of its own, so that its copy can be served on its own when its fetch is slow or fails.
-// A chunk cut at now ends a run (nothing follows it). states and chunks are parallel.
+// fetchRuns groups the chunks that need a fetch into runs, one upstream request each: adjacent chunks
+// that are missing or hold a stale copy form one run, of at most maxRun chunks. A refresh of a live
+// window finds its last chunks stale (not yet settled, older than TailTTL) and the newest missing:
+// one run asks data-api for all of them at once, where a request per chunk cost 11 requests for one
+// "last 10 min" curve. (load serves the stale copies of a run whose fetch fails or is slow.) A fresh
+// chunk, a gap and the chunk cut at now (nothing follows it) end a run. states and chunks are parallel.
 func fetchRuns(states []chunkState, chunks []chunk, maxRun int) []run {
 	var out []run
 	for i, st := range states {
-		switch st {
-		case chunkFresh:
+		if st == chunkFresh {
 			continue
-		case chunkMissing:
-			if n := len(out); n > 0 {
-				r := &out[n-1]
-				prev := chunks[r.hi-1]
-				if r.hi == i && states[r.hi-1] == chunkMissing && r.hi-r.lo < maxRun &&
-					prev.Fetch.End == prev.Span.End && prev.Span.End == chunks[i].Span.Beg {
-					r.hi++
-					continue
-				}
+		}
+		if n := len(out); n > 0 {
+			r := &out[n-1]
+			prev := chunks[r.hi-1]
+			if r.hi == i && r.hi-r.lo < maxRun && prev.Fetch.End == prev.Span.End && prev.Span.End == chunks[i].Span.Beg {
+				r.hi++
+				continue
 			}
 		}
 		out = append(out, run{lo: i, hi: i + 1})
 	}
 	return out
+}
+
+// staleUntil is how far from r.lo on the run's chunks have stale copies: the end of the run when all
+// have, else the first one without.
+func staleUntil(states []chunkState, r run) int {
+	i := r.lo
+	for i < r.hi && states[i] == chunkStale {
+		i++
+	}
+	return i
 }
 
 // runRange is what data-api is asked for to fetch chunks (adjacent, ascending) in one request.
@@ -338,12 +347,16 @@ func splitEvents(batches []*daqbuf.EventBatch, chunks []chunk) [][]*daqbuf.Event
 	return out
 }
 
-// tailDroppable reports whether the last run may be left out of the answer when its fetch fails or
-// is slow: it holds the window's newest chunk, which is still open (a live window), and every chunk
-// before it has a copy (the answer is not empty, and has no hole).
+// tailDroppable reports whether the last run may be left out of the answer from its first chunk
+// without a copy on, when its fetch fails or is slow (its stale copies before that are served): it
+// holds the window's newest chunk, which is still open (a live window), and every chunk before it has
+// a copy (the answer is not empty, and has no hole).
 func tailDroppable(states []chunkState, chunks []chunk, last run) bool {
 	n := len(chunks)
-	if last.hi != n || last.lo == 0 || chunks[n-1].Settled {
+	if last.hi != n || chunks[n-1].Settled {
+		return false
+	}
+	if last.lo == 0 && states[0] != chunkStale { // nothing older to show
 		return false
 	}
 	for _, st := range states[:last.lo] {

@@ -52,10 +52,11 @@ func (c *Curves) jobs(backend string, base []byte, chunks []chunk, kind byte, wi
 const maxRunChunks = 64
 
 // load returns the encoded value of every job, in order: fresh ones from the store (one round
-// trip), the others fetched in parallel, adjacent missing chunks in one upstream request (fetchRuns).
-// A failed fetch falls back to the chunk's stale copy when there is one (curve.StatusStale). On a live
+// trip), the others fetched in parallel, adjacent ones in one upstream request (fetchRuns). A failed
+// fetch of chunks that all have a stale copy falls back to the copies (curve.StatusStale). On a live
 // window whose newest chunks have no copy, their fetch failing or taking longer than StaleAfter
-// leaves them out (nil values at the end; curve.StatusStale). Otherwise the request fails. When the
+// leaves them out (nil values at the end; curve.StatusStale), after the stale copies before them.
+// Otherwise the request fails. When the
 // answer is complete only up to some time, that is noted in ctx's Completeness.
 func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte, curve.Status, error) {
 	vals := make([][]byte, len(jobs))
@@ -101,39 +102,39 @@ func (c *Curves) load(ctx context.Context, jobs []chunkJob, now int64) ([][]byte
 			if gctx.Err() != nil {
 				return gctx.Err() // the request already failed: start no more fetches for it
 			}
-			stale := r.hi-r.lo == 1 && states[r.lo] == chunkStale
+			stale := staleUntil(states, r) // chunks r.lo…stale-1 have a stale copy to fall back on
+			allStale := stale == r.hi
 			drop := droppable && r == last
 			var vs [][]byte
 			var err error
-			if from, ok := c.deltaOf(jobs[r.lo], cached[r.lo], now); stale && ok {
+			if from, ok := c.deltaOf(jobs[r.lo], cached[r.lo], now); allStale && r.hi-r.lo == 1 && ok {
 				vs, err = c.loadDelta(gctx, jobs[r.lo], cached[r.lo], from)
 			} else {
-				vs, err = c.loadRun(gctx, jobs[r.lo:r.hi], stale || drop)
+				vs, err = c.loadRun(gctx, jobs[r.lo:r.hi], allStale || drop)
 			}
 			if err == nil {
 				copy(vals[r.lo:r.hi], vs)
 				return nil
 			}
-			switch {
-			case ctx.Err() != nil:
-			case stale:
-				c.log.Warn("curve cache: data-api failed, serving a stale chunk", "key", jobs[r.lo].key, "err", err)
-				c.stats.staleChunks.Add(1)
-				vals[r.lo] = cached[r.lo]
-				if h, err := readHeader(cached[r.lo], jobs[r.lo].kind); err == nil {
-					covered[r.lo] = h.Covered
-				}
-				usedStale.Store(true)
-				return nil
-			case drop:
-				c.log.Warn("curve cache: data-api failed, leaving out the newest part of a live window",
-					"key", jobs[r.lo].key, "err", err)
-				c.stats.droppedTails.Add(1)
-				cut = r.lo // only this goroutine writes it; read after Wait
-				usedStale.Store(true)
-				return nil
+			if ctx.Err() != nil || !(allStale || drop) {
+				return err
 			}
-			return err
+			for i := r.lo; i < stale; i++ {
+				c.log.Warn("curve cache: data-api failed, serving a stale chunk", "key", jobs[i].key, "err", err)
+				c.stats.staleChunks.Add(1)
+				vals[i] = cached[i]
+				if h, err := readHeader(cached[i], jobs[i].kind); err == nil {
+					covered[i] = h.Covered
+				}
+			}
+			if !allStale {
+				c.log.Warn("curve cache: data-api failed, leaving out the newest part of a live window",
+					"key", jobs[stale].key, "err", err)
+				c.stats.droppedTails.Add(1)
+				cut = stale // only this goroutine writes it; read after Wait
+			}
+			usedStale.Store(true)
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {

@@ -7,8 +7,8 @@ import (
 	"github.com/databoard/databoard/daqbuf"
 )
 
-// TestFetchRuns: adjacent missing chunks share one upstream request; a stale chunk, a fresh one, a
-// gap, the run limit and the chunk cut at now each end a run.
+// TestFetchRuns: adjacent chunks without a fresh copy (missing or stale) share one upstream request;
+// a fresh chunk, a gap, the run limit and the chunk cut at now each end a run.
 func TestFetchRuns(t *testing.T) {
 	const (
 		F = chunkFresh
@@ -47,11 +47,13 @@ func TestFetchRuns(t *testing.T) {
 		{"cold window: one run", []chunkState{M, M, M, M, M}, lay(5), 64, []run{{0, 5}}},
 		{"cold window with the tail", []chunkState{M, M, M}, cutLast(lay(3)), 64, []run{{0, 3}}},
 		{"fresh splits", []chunkState{M, M, F, M, M}, lay(5), 64, []run{{0, 2}, {3, 5}}},
-		{"stale alone", []chunkState{M, S, M, M}, lay(4), 64, []run{{0, 1}, {1, 2}, {2, 4}}},
-		{"stale then stale", []chunkState{S, S}, lay(2), 64, []run{{0, 1}, {1, 2}}},
+		{"stale joins its neighbours", []chunkState{M, S, M, M}, lay(4), 64, []run{{0, 4}}},
+		{"stale then stale", []chunkState{S, S}, lay(2), 64, []run{{0, 2}}},
+		{"refresh of a live window: unsettled chunks and the new ones", []chunkState{F, F, S, S, S, M, M}, cutLast(lay(7)), 64, []run{{2, 7}}},
 		{"run limit", []chunkState{M, M, M, M, M}, lay(5), 2, []run{{0, 2}, {2, 4}, {4, 5}}},
 		{"gap", []chunkState{M, M, M, M}, gapAt(lay(4), 2), 64, []run{{0, 2}, {2, 4}}},
-		{"moving window: stale tail, new chunk", []chunkState{F, F, S, M}, cutLast(lay(4)), 64, []run{{2, 3}, {3, 4}}},
+		{"moving window: stale tail, new chunk", []chunkState{F, F, S, M}, cutLast(lay(4)), 64, []run{{2, 4}}},
+		{"stale limit", []chunkState{S, S, S}, lay(3), 2, []run{{0, 2}, {2, 3}}},
 	} {
 		got := fetchRuns(tc.states, tc.chunks, tc.maxRun)
 		if !slices.Equal(got, tc.want) {
@@ -137,6 +139,8 @@ func TestTailDroppableAndCompleteUntil(t *testing.T) {
 		{"live tail, rest cached", []chunkState{F, S, M}, chunks, run{2, 3}, true},
 		{"live tail run of two", []chunkState{F, M, M}, chunks, run{1, 3}, true},
 		{"all missing", []chunkState{M, M, M}, chunks, run{0, 3}, false},
+		{"one run from a stale first chunk", []chunkState{S, S, M}, chunks, run{0, 3}, true},
+		{"one run from a missing first chunk", []chunkState{M, S, M}, chunks, run{0, 3}, false},
 		{"hole before", []chunkState{M, F, M}, chunks, run{2, 3}, false},
 		{"settled window", []chunkState{F, F, M}, settledTail, run{2, 3}, false},
 		{"not the end", []chunkState{F, M, F}, chunks, run{1, 2}, false},
