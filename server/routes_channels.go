@@ -145,7 +145,7 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 		return sendJSON(c, http.StatusOK, body, func() []byte { return s.answerGzip(ctx, key, body) })
 	}
 	ctx, complete := curves.WithCompleteness(ctx)
-	cv, status, err := s.deps.Curves.Fetch(ctx, q)
+	cv, status, err := s.deps.Curves.FetchAnswer(ctx, q)
 	if err != nil {
 		return err
 	}
