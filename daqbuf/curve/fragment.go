@@ -21,12 +21,16 @@ import (
 //	byte 1      flags: fragmentEmptyKept when a bin with count 0 has entries (removeEmptyBins must
 //	            skip it; data-api's empty bins are usually NaN and have none)
 //	bytes 2-5   n, the number of bins
-//	n × int64   Ts1, n × int64 Ts2, n × uint64 Counts
+//	n × int64   Ts1, n × int64 midpoints (the keys), n × uint64 Counts
 //	4 × (n+1) × uint32  entry offsets of the avg, min, max and pointMeta texts, each from its text's start
 //	the four texts, in that order
 //
 // A bin whose avg, min or max is not finite has no entry (its offsets are equal): the answer never
 // holds NaN, and value, min and max keep the same keys.
+//
+// Reading a fragment checks its sizes only, not every offset (a hit must stay cheap); offsets are
+// clamped where they are used, so a corrupt fragment writes wrong text but cannot fault. Fragments
+// are written and read by this process only.
 const (
 	fragmentVersion   = 1
 	fragmentEmptyKept = 1
@@ -43,10 +47,11 @@ func AppendFragment(dst []byte, b *daqbuf.BinBatch) []byte {
 	start := len(dst)
 	dst = append(dst, fragmentVersion, 0)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
-	for _, col := range [][]int64{b.Ts1, b.Ts2} {
-		for _, v := range col {
-			dst = binary.LittleEndian.AppendUint64(dst, uint64(v))
-		}
+	for _, v := range b.Ts1 {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(v))
+	}
+	for i := range n {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(binMid(b, i)))
 	}
 	for _, c := range b.Counts {
 		dst = binary.LittleEndian.AppendUint64(dst, c)
@@ -108,7 +113,7 @@ func binFinite(b *daqbuf.BinBatch, i int) bool {
 type Fragment struct {
 	n, lo, hi  int
 	emptyKept  bool
-	ts1, ts2   []byte // n × 8
+	ts1, mids  []byte // n × 8
 	counts     []byte // n × 8
 	offsets    []byte // fragmentMaps × (n+1) × 4
 	texts      [fragmentMaps][]byte
@@ -129,13 +134,13 @@ func ParseFragment(b []byte) (Fragment, error) {
 	}
 	f := Fragment{n: n, hi: n, emptyKept: b[1]&fragmentEmptyKept != 0}
 	p := fragmentHeaderLen
-	f.ts1, f.ts2, f.counts = b[p:p+8*n], b[p+8*n:p+16*n], b[p+16*n:p+cols]
+	f.ts1, f.mids, f.counts = b[p:p+8*n], b[p+8*n:p+16*n], b[p+16*n:p+cols]
 	p += cols
 	f.offsets = b[p : p+offLen]
 	p += offLen
 	for m := range fragmentMaps {
 		size := int(f.offset(m, n))
-		if size > len(b)-p || !f.offsetsAscend(m, size) {
+		if size > len(b)-p {
 			return Fragment{}, errFragment
 		}
 		f.texts[m] = b[p : p+size]
@@ -148,30 +153,19 @@ func ParseFragment(b []byte) (Fragment, error) {
 	return f, nil
 }
 
-// offsetsAscend checks map m's offsets, so that cutting can never slice out of range.
-func (f Fragment) offsetsAscend(m, size int) bool {
-	prev := uint32(0)
-	for i := 0; i <= f.n; i++ {
-		o := f.offset(m, i)
-		if o < prev || int(o) > size {
-			return false
-		}
-		prev = o
-	}
-	return true
-}
-
 func (f Fragment) offset(m, i int) uint32 {
 	return binary.LittleEndian.Uint32(f.offsets[(m*(f.n+1)+i)*4:])
 }
 
-func (f Fragment) ts1At(i int) int64     { return int64(binary.LittleEndian.Uint64(f.ts1[8*i:])) }
-func (f Fragment) ts2At(i int) int64     { return int64(binary.LittleEndian.Uint64(f.ts2[8*i:])) }
-func (f Fragment) countAt(i int) uint64  { return binary.LittleEndian.Uint64(f.counts[8*i:]) }
-func (f Fragment) midAt(i int) int64     { return f.ts1At(i) + (f.ts2At(i)-f.ts1At(i))/2 }
-func (f Fragment) textLen(m int) int     { return int(f.offset(m, f.hi) - f.offset(m, f.lo)) }
-func (f Fragment) emptyAt(i int) bool    { return f.countAt(i) == 0 && f.offset(0, i) != f.offset(0, i+1) }
-func (f Fragment) entryEnd(m, i int) int { return int(f.offset(m, i+1)) }
+func (f Fragment) ts1At(i int) int64    { return int64(binary.LittleEndian.Uint64(f.ts1[8*i:])) }
+func (f Fragment) midAt(i int) int64    { return int64(binary.LittleEndian.Uint64(f.mids[8*i:])) }
+func (f Fragment) countAt(i int) uint64 { return binary.LittleEndian.Uint64(f.counts[8*i:]) }
+func (f Fragment) emptyAt(i int) bool   { return f.countAt(i) == 0 && f.offset(0, i) != f.offset(0, i+1) }
+
+// textAt is map m's offset of bin i clamped to [from, len(text)], so that slicing cannot fault.
+func (f Fragment) textAt(m, i, from int) int {
+	return min(max(int(f.offset(m, i)), from), len(f.texts[m]))
+}
 
 // Len is the number of bins in the view (with or without entries).
 func (f Fragment) Len() int { return f.hi - f.lo }
@@ -201,16 +195,16 @@ func (f Fragment) events() uint64 {
 // skipped (one copy per stretch between them).
 func (f Fragment) appendMap(dst []byte, m int, removeEmpty bool) []byte {
 	text := f.texts[m]
-	from, to := int(f.offset(m, f.lo)), int(f.offset(m, f.hi))
+	from := f.textAt(m, f.lo, 0)
 	if removeEmpty && f.emptyKept {
 		for i := f.lo; i < f.hi; i++ {
 			if f.emptyAt(i) {
-				dst = append(dst, text[from:f.offset(m, i)]...)
-				from = f.entryEnd(m, i)
+				dst = append(dst, text[from:f.textAt(m, i, from)]...)
+				from = f.textAt(m, i+1, from)
 			}
 		}
 	}
-	return append(dst, text[from:to]...)
+	return append(dst, text[from:f.textAt(m, f.hi, from)]...)
 }
 
 // FragmentCurve is a binned /channels/curve answer made of fragments (Service.FetchAnswer).
