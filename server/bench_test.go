@@ -181,7 +181,7 @@ func benchChunkHit(b *testing.B, fragments *store.Memory) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		shift := time.Duration(rnd.Int64N(int64(1000*time.Minute))).Truncate(time.Second)
+		shift := time.Duration(rnd.Int64N(int64(1000 * time.Minute))).Truncate(time.Second)
 		t0 := time.Now()
 		getAll(b, hc, url(shift), "")
 		lat = append(lat, time.Since(t0))
