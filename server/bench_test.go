@@ -14,6 +14,7 @@ import (
 
 	"github.com/databoard/databoard/cache/catalogue"
 	"github.com/databoard/databoard/cache/curves"
+	"github.com/databoard/databoard/cache/redistest"
 	"github.com/databoard/databoard/cache/store"
 	"github.com/databoard/databoard/daqbuf"
 	"github.com/databoard/databoard/daqbuf/curve"
@@ -133,22 +134,37 @@ func BenchmarkCurveBinned2000(b *testing.B) {
 
 // BenchmarkCurveChunkHit2000 is the chunk-hit path of the curve cache without the answer cache: each
 // iteration asks for a different 2 000-bin window of 1-min bins (shifted by a pseudo-random number of
-// seconds, so 2 000 or 2 001 bins) whose chunks are all in the in-process store, so the time is reading
-// the chunks and writing 258 KB of JSON: from kept fragments, or (decode) decoding the chunks and
-// formatting every number. The client asks for no compression, like databoard-load.
+// seconds, so 2 000 or 2 001 bins) whose chunks are all in the store (in process, or Redis behind the
+// in-process copy), so the time is reading the chunks and writing 258 KB of JSON: from kept fragments,
+// or (decode) decoding the chunks and formatting every number. The client asks for no compression,
+// like databoard-load.
 func BenchmarkCurveChunkHit2000(b *testing.B) {
+	inProcess := func(testing.TB) store.Store { return store.NewMemory(store.MemoryConfig{}) }
+	redis := func(b testing.TB) store.Store { // as cmd/databoard wires REDIS_URL
+		rs := store.NewRedis(redistest.Client(b), store.RedisConfig{Prefix: redistest.Prefix(b)})
+		return store.NewTiered(rs, store.TieredConfig{})
+	}
 	for _, bc := range []struct {
 		name      string
-		fragments *store.Memory
+		store     func(testing.TB) store.Store
+		fragments bool
 	}{
-		{"fragments", store.NewMemory(store.MemoryConfig{MaxBytes: 64 << 20})},
-		{"decode", nil},
+		{"fragments", inProcess, true},
+		{"decode", inProcess, false},
+		{"redis/fragments", redis, true},
+		{"redis/decode", redis, false},
 	} {
-		b.Run(bc.name, func(b *testing.B) { benchChunkHit(b, bc.fragments) })
+		b.Run(bc.name, func(b *testing.B) {
+			var fragments *store.Memory
+			if bc.fragments {
+				fragments = store.NewMemory(store.MemoryConfig{MaxBytes: 64 << 20})
+			}
+			benchChunkHit(b, bc.store(b), fragments)
+		})
 	}
 }
 
-func benchChunkHit(b *testing.B, fragments *store.Memory) {
+func benchChunkHit(b *testing.B, chunks store.Store, fragments *store.Memory) {
 	s := sim.New(sim.Config{})
 	upSrv := httptest.NewServer(s)
 	defer upSrv.Close()
@@ -160,7 +176,7 @@ func benchChunkHit(b *testing.B, fragments *store.Memory) {
 	if err := channels.Refresh(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	curveCache := curves.New(client, store.NewMemory(store.MemoryConfig{}), curves.Config{Fragments: fragments})
+	curveCache := curves.New(client, chunks, curves.Config{Fragments: fragments})
 	srv := New(Config{}, Deps{Channels: channels, Curves: curve.New(curveCache, channels, curve.Config{})})
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
