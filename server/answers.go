@@ -14,7 +14,8 @@ import (
 // decoding, no encoding. Only answers whose every chunk came from the curve cache (X-Cache: hit) and
 // whose window ended before now − settle are kept: such chunks are final (the curve cache keeps a
 // chunk's open-tail copy fresh for seconds, far less than the settle time), so the answer can never
-// change until an operator flushes it.
+// change until an operator flushes it. And only answers asked for a second time (answerDoorkeeper): a
+// window asked for once would cost a kept copy and push a useful answer out.
 
 // answerTTL bounds how long a kept answer lives. Short on purpose: it bounds the damage of anything
 // the settle rule below cannot see (an upstream stream cut between frames looks complete), while
