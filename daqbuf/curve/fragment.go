@@ -111,13 +111,12 @@ func binFinite(b *daqbuf.BinBatch, i int) bool {
 // Fragment is a read-only view of an encoded fragment, cut to the bins [lo, hi). It shares the
 // encoded bytes, which must not change while it is used.
 type Fragment struct {
-	n, lo, hi  int
-	emptyKept  bool
-	ts1, mids  []byte // n × 8
-	counts     []byte // n × 8
-	offsets    []byte // fragmentMaps × (n+1) × 4
-	texts      [fragmentMaps][]byte
-	textsTotal int
+	n, lo, hi int
+	emptyKept bool
+	ts1, mids []byte // n × 8
+	counts    []byte // n × 8
+	offsets   []byte // fragmentMaps × (n+1) × 4
+	texts     [fragmentMaps][]byte
 }
 
 // ParseFragment reads an encoded fragment (AppendFragment) without copying it; the view holds every
@@ -144,7 +143,6 @@ func ParseFragment(b []byte) (Fragment, error) {
 			return Fragment{}, errFragment
 		}
 		f.texts[m] = b[p : p+size]
-		f.textsTotal += size
 		p += size
 	}
 	if p != len(b) {
@@ -165,6 +163,15 @@ func (f Fragment) emptyAt(i int) bool   { return f.countAt(i) == 0 && f.offset(0
 // textAt is map m's offset of bin i clamped to [from, len(text)], so that slicing cannot fault.
 func (f Fragment) textAt(m, i, from int) int {
 	return min(max(int(f.offset(m, i)), from), len(f.texts[m]))
+}
+
+// size is the length of the view's text in the four maps.
+func (f Fragment) size() int {
+	n := 0
+	for m := range fragmentMaps {
+		n += f.textAt(m, f.hi, 0) - f.textAt(m, f.lo, 0)
+	}
+	return max(n, 0)
 }
 
 // Len is the number of bins in the view (with or without entries).
@@ -237,7 +244,7 @@ func (c *FragmentCurve) events() uint64 {
 func (c *FragmentCurve) SizeHint() int {
 	n := 256 + 4*len(c.name)
 	for _, f := range c.frags {
-		n += f.textsTotal
+		n += f.size()
 	}
 	return n
 }
