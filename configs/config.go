@@ -112,6 +112,9 @@ type Config struct {
 	// AnswerCacheMaxBytes bounds the per-instance cache of encoded settled curve answers and their gzip
 	// copies, and of list-search answers (ANSWER_CACHE_MAX_BYTES). Default 64 MiB.
 	AnswerCacheMaxBytes int64
+	// FragmentCacheMaxBytes bounds the per-instance cache of binned curve chunks kept as pre-encoded
+	// pieces of the answer (FRAGMENT_CACHE_MAX_BYTES). Default 64 MiB.
+	FragmentCacheMaxBytes int64
 	// DashboardCacheMaxBytes bounds the cache of encoded dashboard answers, kept with the embedded
 	// store only (DASHBOARD_CACHE_MAX_BYTES). Default 64 MiB.
 	DashboardCacheMaxBytes int64
@@ -176,6 +179,7 @@ func Default() Config {
 		CacheMaxBytes:                 256 * MiB,
 		CacheNearMaxBytes:             64 * MiB,
 		AnswerCacheMaxBytes:           64 * MiB,
+		FragmentCacheMaxBytes:         64 * MiB,
 		DashboardCacheMaxBytes:        64 * MiB,
 		RedisKeyPrefix:                "databoard:v1:",
 		CurveCache:                    true,

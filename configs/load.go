@@ -41,6 +41,7 @@ func Load(getenv func(string) string) (Config, error) {
 	l.bytes("CACHE_MAX_BYTES", &c.CacheMaxBytes)
 	l.bytes("CACHE_NEAR_MAX_BYTES", &c.CacheNearMaxBytes)
 	l.bytes("ANSWER_CACHE_MAX_BYTES", &c.AnswerCacheMaxBytes)
+	l.bytes("FRAGMENT_CACHE_MAX_BYTES", &c.FragmentCacheMaxBytes)
 	l.bytes("DASHBOARD_CACHE_MAX_BYTES", &c.DashboardCacheMaxBytes)
 	l.str("MAINTENANCE_TOKEN", &c.MaintenanceToken, nil)
 	l.str("MAINTENANCE_LISTEN_ADDR", &c.MaintenanceListenAddr, checkListenAddr)

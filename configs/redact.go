@@ -85,6 +85,7 @@ func (c Config) settings() []Setting {
 		{"CACHE_MAX_BYTES", i(c.CacheMaxBytes)},
 		{"CACHE_NEAR_MAX_BYTES", i(c.CacheNearMaxBytes)},
 		{"ANSWER_CACHE_MAX_BYTES", i(c.AnswerCacheMaxBytes)},
+		{"FRAGMENT_CACHE_MAX_BYTES", i(c.FragmentCacheMaxBytes)},
 		{"DASHBOARD_CACHE_MAX_BYTES", i(c.DashboardCacheMaxBytes)},
 		{"MAINTENANCE_TOKEN", c.MaintenanceToken},
 		{"MAINTENANCE_LISTEN_ADDR", c.MaintenanceListenAddr},

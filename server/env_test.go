@@ -137,7 +137,11 @@ func (e *testEnv) start(t testing.TB, set envSettings) {
 	var source curve.Source = curves.Direct{Client: e.client}
 	var admin *cache.Admin
 	if set.cacheStore != nil {
-		c := curves.New(e.client, set.cacheStore, set.curvesConfig)
+		cfg := set.curvesConfig
+		if cfg.Fragments == nil { // as cmd/databoard wires it: binned hits are written from fragments
+			cfg.Fragments = store.NewMemory(store.MemoryConfig{MaxBytes: 16 << 20})
+		}
+		c := curves.New(e.client, set.cacheStore, cfg)
 		answers := store.NewMemory(store.MemoryConfig{MaxBytes: 16 << 20})
 		source, admin, set.answers = c, cache.NewAdmin(c, e.channels, set.cacheStore, answers), answers
 		admin.Start(context.Background())

@@ -145,7 +145,7 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 		return sendJSON(c, http.StatusOK, body, func() []byte { return s.answerGzip(ctx, key, body) })
 	}
 	ctx, complete := curves.WithCompleteness(ctx)
-	cv, status, err := s.deps.Curves.Fetch(ctx, q)
+	cv, status, err := s.deps.Curves.FetchAnswer(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -153,9 +153,12 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 	if until, ok := complete.Until(); ok {
 		c.Set(headerCompleteUntil, strconv.FormatInt(until.UnixMilli(), 10))
 	}
-	body := cv.AppendJSON(make([]byte, 0, cv.SizeHint()))
-	s.keepAnswer(ctx, key, status, !q.Empty && q.Settled(s.cfg.Now(), s.cfg.CurveSettle, s.cfg.CurveTailAge+answerClockSlack), body)
-	return jsonBytes(c, http.StatusOK, body)
+	body := cv.AppendJSON(answerBuffer(c, cv.SizeHint()))
+	settled := !q.Empty && q.Settled(s.cfg.Now(), s.cfg.CurveSettle, s.cfg.CurveTailAge+answerClockSlack)
+	if settled && s.answersSeen.seen(key) && s.keepAnswer(ctx, key, status, settled, body) {
+		return jsonBytes(c, http.StatusOK, body) // the answer cache owns body now
+	}
+	return sendPooledJSON(c, http.StatusOK, body)
 }
 
 // headerCache says where a curve answer came from: hit, partial, miss or stale (stale: data-api failed

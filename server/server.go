@@ -110,8 +110,9 @@ type Server struct {
 	bodyRoutes []route
 	bodies     *semaphore.Weighted
 
-	listCache channelListCache
-	metrics   *httpMetrics // nil without a registry
+	listCache   channelListCache
+	answersSeen *answerDoorkeeper // which curve answers were asked for recently (answers.go)
+	metrics     *httpMetrics      // nil without a registry
 }
 
 // New builds the routes. It does no I/O and starts no goroutine.
@@ -151,7 +152,8 @@ func New(cfg Config, deps Deps) *Server {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, deps: deps, log: deps.Logger, bodies: semaphore.NewWeighted(cfg.BodyBudget)}
+	s := &Server{cfg: cfg, deps: deps, log: deps.Logger, bodies: semaphore.NewWeighted(cfg.BodyBudget),
+		answersSeen: newAnswerDoorkeeper()}
 	for _, r := range s.routes() {
 		if r.body {
 			s.bodyRoutes = append(s.bodyRoutes, r)

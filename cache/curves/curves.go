@@ -66,6 +66,9 @@ type Config struct {
 	// EventChunks is the most chunks an events window is cut into (their length comes from the bin
 	// grid). Default 64.
 	EventChunks int
+	// Fragments, when set, keeps the chunks of binned answers as pre-encoded pieces of the answer
+	// (BinFragments, fragments.go), bounded by its bytes. Default nil: BinFragments is not offered.
+	Fragments *store.Memory
 	// Now is the clock deciding what is in the past and what is fresh. Default time.Now.
 	Now func() time.Time
 	// Logger receives store failures and stale answers. Default: discard.
@@ -253,15 +256,24 @@ func (c *Curves) tailAge(caller time.Duration) time.Duration {
 	return caller
 }
 
-// bins is Bins with a bound on the age of the tail chunk's copy (none when maxTailAge is 0).
-func (c *Curves) bins(ctx context.Context, q daqbuf.BinnedQuery, maxTailAge time.Duration) ([]*daqbuf.BinBatch, curve.Status, error) {
+// binChunks is what a binned request read: its plan, the chunks' keys and their encoded values (in
+// order; nil values at the end are chunks left out, see load), and where they came from.
+type binChunks struct {
+	plan   binPlan
+	keys   []string
+	vals   [][]byte
+	status curve.Status
+}
+
+// readBins plans a binned request and loads its chunks, with a bound on the age of the tail chunk's
+// copy (none when maxTailAge is 0). ok is false when the request is not chunked: it is invalid, off
+// the grid, or needs more than MaxChunks chunks (a huge bin count would cost one upstream request per
+// BinsPerChunk bins when cold; one direct request is cheaper than that).
+func (c *Curves) readBins(ctx context.Context, q daqbuf.BinnedQuery, maxTailAge time.Duration) (binChunks, bool, error) {
 	now := c.cfg.Now().UnixNano()
-	maxTailAge = c.tailAge(maxTailAge)
-	plan, ok := planBins(q, c.cfg.BinsPerChunk, now, c.cfg.Settle, maxTailAge)
+	plan, ok := planBins(q, c.cfg.BinsPerChunk, now, c.cfg.Settle, c.tailAge(maxTailAge))
 	if !ok || len(plan.Chunks) > c.cfg.MaxChunks {
-		// A huge bin count would cost one upstream request per BinsPerChunk bins when cold; one
-		// direct request is cheaper than that.
-		return c.directBins(ctx, q)
+		return binChunks{}, false, nil
 	}
 	base := binKeyBase(q.Channel, q.Mode, plan.Width)
 	jobs := c.jobs(q.Channel.Backend, base, plan.Chunks, kindBins, plan.Width, func(ctx context.Context, chunks []chunk) ([]fetched, error) {
@@ -269,8 +281,25 @@ func (c *Curves) bins(ctx context.Context, q daqbuf.BinnedQuery, maxTailAge time
 	})
 	vals, st, err := c.load(ctx, jobs, now)
 	if err != nil {
+		return binChunks{}, true, err
+	}
+	keys := make([]string, len(jobs))
+	for i, j := range jobs {
+		keys[i] = j.key
+	}
+	return binChunks{plan: plan, keys: keys, vals: vals, status: st}, true, nil
+}
+
+// bins is Bins with a bound on the age of the tail chunk's copy (none when maxTailAge is 0).
+func (c *Curves) bins(ctx context.Context, q daqbuf.BinnedQuery, maxTailAge time.Duration) ([]*daqbuf.BinBatch, curve.Status, error) {
+	read, ok, err := c.readBins(ctx, q, maxTailAge)
+	switch {
+	case !ok:
+		return c.directBins(ctx, q)
+	case err != nil:
 		return nil, "", err
 	}
+	plan, vals, st := read.plan, read.vals, read.status
 	acc := newBinBatch(len(plan.Chunks) * c.cfg.BinsPerChunk)
 	for _, v := range vals {
 		if v == nil {
@@ -365,14 +394,14 @@ func (c *Curves) directEvents(ctx context.Context, q daqbuf.EventsQuery) ([]*daq
 func (c *Curves) FlushChannel(ctx context.Context, backend, name string, seriesID uint64) (int, error) {
 	total := 0
 	if seriesID != 0 {
-		n, err := c.store.DeletePrefix(ctx, channelKeyPrefix(daqbuf.ChannelRef{Backend: backend, SeriesID: seriesID}))
+		n, err := c.deletePrefix(ctx, channelKeyPrefix(daqbuf.ChannelRef{Backend: backend, SeriesID: seriesID}))
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("cache: flush channel: %w", err)
 		}
 	}
 	if name != "" {
-		n, err := c.store.DeletePrefix(ctx, channelKeyPrefix(daqbuf.ChannelRef{Backend: backend, Name: name}))
+		n, err := c.deletePrefix(ctx, channelKeyPrefix(daqbuf.ChannelRef{Backend: backend, Name: name}))
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("cache: flush channel: %w", err)
@@ -381,9 +410,18 @@ func (c *Curves) FlushChannel(ctx context.Context, backend, name string, seriesI
 	return total, nil
 }
 
+// deletePrefix deletes chunks from the store, and their fragments (kept under the same keys), and
+// returns how many chunks were deleted.
+func (c *Curves) deletePrefix(ctx context.Context, prefix string) (int, error) {
+	if c.cfg.Fragments != nil {
+		_, _ = c.cfg.Fragments.DeletePrefix(ctx, prefix)
+	}
+	return c.store.DeletePrefix(ctx, prefix)
+}
+
 // FlushAll deletes every cached curve chunk (other values in the store stay) and returns how many.
 func (c *Curves) FlushAll(ctx context.Context) (int, error) {
-	n, err := c.store.DeletePrefix(ctx, curveKeyPrefix)
+	n, err := c.deletePrefix(ctx, curveKeyPrefix)
 	if err != nil {
 		return n, fmt.Errorf("cache: flush curves: %w", err)
 	}
@@ -407,6 +445,8 @@ type Stats struct {
 	DroppedTails                     uint64 // live windows answered without their newest part (data-api failed or slow)
 	FailuresRecalled                 uint64 // fetches not tried because the same chunk failed less than FailureTTL ago
 	DeltaFetches                     uint64 // tail chunks brought up to now by fetching only what followed their copy
+	FragmentHits                     uint64 // chunks of binned answers written from a kept fragment
+	FragmentsMade                    uint64 // chunks of binned answers encoded (no fragment kept for their value)
 	FetchesInFlight                  int64  // chunk fetches running now (a gauge)
 	SharedFetches                    int64  // shared fetches running or waiting for a slot or a lock (a gauge)
 }
@@ -417,6 +457,7 @@ type curveCounters struct {
 	upstream, coalesced, upstreamBytes, notStored atomic.Uint64
 	storeErrors, errors, abandoned                atomic.Uint64
 	droppedTails, failuresRecalled, deltas        atomic.Uint64
+	fragmentHits, fragmentsMade                   atomic.Uint64
 	inFlight                                      atomic.Int64
 }
 
@@ -443,6 +484,7 @@ func (c *Curves) Stats() Stats {
 		UpstreamBytes: s.upstreamBytes.Load(), NotStored: s.notStored.Load(), StoreErrors: s.storeErrors.Load(),
 		Errors: s.errors.Load(), AbandonedFetches: s.abandoned.Load(),
 		DroppedTails: s.droppedTails.Load(), FailuresRecalled: s.failuresRecalled.Load(), DeltaFetches: s.deltas.Load(), FetchesInFlight: s.inFlight.Load(),
+		FragmentHits: s.fragmentHits.Load(), FragmentsMade: s.fragmentsMade.Load(),
 		SharedFetches: c.running.Load(),
 	}
 }

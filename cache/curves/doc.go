@@ -6,13 +6,16 @@
 //     round trip, only the missing ones fetched (in parallel, bounded per backend, coalesced in
 //     process and across instances through the store's locks), final ones kept for days, the open
 //     tail for seconds; answers are identical to uncached ones, and stale copies are served
-//     (flagged) when data-api fails.
+//     (flagged) when data-api fails. BinFragments serves binned chunks as pieces of the answer already
+//     encoded (curve.Fragment), kept in an in-process cache beside the exact chunk value each was
+//     made from (fragments.go), so a cache hit is mostly copying.
 //   - Direct: the uncached curve source, every request to data-api.
 //
 // The range algebra is pure functions (chunk_plan.go) with table and fuzz tests; chunk_codec.go and
 // chunk_keys.go are the stored values and their keys; the I/O shell is curves.go and fetch.go.
 //
-// It owns the curve chunks' keys ("curve:", "lock:curve:") in the store and nothing else there. It
+// It owns the curve chunks' keys ("curve:", "lock:curve:") in the store and nothing else there (the
+// fragment cache is its own store.Memory, under the same chunk keys). It
 // must not import the other cache packages (except store), server, dashboards or stream; it reaches
 // data-api only through package daqbuf.
 package curves

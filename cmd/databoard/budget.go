@@ -33,9 +33,10 @@ var (
 
 // cacheBudgets lists the in-process caches this configuration runs: the curve cache's store when there is
 // no Redis (CACHE_MAX_BYTES) or its copy in front of Redis (CACHE_NEAR_MAX_BYTES), the settled-answer cache
-// (ANSWER_CACHE_MAX_BYTES, nil when the curve cache is off) and the embedded store's dashboard answers
+// (ANSWER_CACHE_MAX_BYTES, nil when the curve cache is off), the curve cache's answer fragments
+// (FRAGMENT_CACHE_MAX_BYTES, nil when the curve cache is off) and the embedded store's dashboard answers
 // (DASHBOARD_CACHE_MAX_BYTES).
-func cacheBudgets(cfg configs.Config, cacheStore store.Store, answers *store.Memory, dash *dashboards.Store) budgetCollector {
+func cacheBudgets(cfg configs.Config, cacheStore store.Store, answers, fragments *store.Memory, dash *dashboards.Store) budgetCollector {
 	var out budgetCollector
 	memSize := func(m *store.Memory) func() int64 {
 		return func() int64 {
@@ -51,6 +52,9 @@ func cacheBudgets(cfg configs.Config, cacheStore store.Store, answers *store.Mem
 	}
 	if answers != nil {
 		out = append(out, cacheBudget{"answers", cfg.AnswerCacheMaxBytes, memSize(answers)})
+	}
+	if fragments != nil {
+		out = append(out, cacheBudget{"curve_fragments", cfg.FragmentCacheMaxBytes, memSize(fragments)})
 	}
 	if dash != nil && cfg.MongoURIOrEmbedded() == "" {
 		out = append(out, cacheBudget{"dashboards", cfg.DashboardCacheMaxBytes, dash.CacheBytes})
@@ -80,7 +84,8 @@ func (b budgetCollector) total() int64 {
 }
 
 // memoryHeadroom is what the process needs besides its caches (channel list and its encoded answer,
-// buffers of requests in flight, the stream hub), added to the cache budgets for the soft memory limit.
+// buffers of requests in flight and fasthttp's pool of answer buffers, the answer cache's 512 KiB table
+// of recently asked keys, the stream hub), added to the cache budgets for the soft memory limit.
 const memoryHeadroom = 48 << 20
 
 // setMemoryLimit sets the Go runtime's soft memory limit to the cache budgets plus memoryHeadroom when

@@ -39,13 +39,15 @@ var (
 		"Channels in the channel list.", nil, nil)
 	descLiveSearches = prometheus.NewDesc("databoard_channel_searches_total",
 		"Live channel searches, by whether data-api was asked or the search cache answered.", []string{"source"}, nil)
+	descFragments = prometheus.NewDesc("databoard_curve_fragments_total",
+		"Chunks of binned curve answers written from a kept pre-encoded fragment (hit) or encoded (made).", []string{"result"}, nil)
 	descInFlight = prometheus.NewDesc("databoard_upstream_fetches_in_flight",
 		"Chunk fetches from data-api running now.", nil, nil)
 )
 
 func (cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCurveAnswers, descChunks, descUpstream, descCoalesced, descUpstreamBytes,
-		descSaved, descCacheErrors, descChannels, descLiveSearches, descInFlight} {
+		descSaved, descCacheErrors, descChannels, descLiveSearches, descInFlight, descFragments} {
 		ch <- d
 	}
 }
@@ -62,6 +64,8 @@ func (c cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descChunks, curves.ChunkHits, "hit")
 	counter(descChunks, curves.ChunkMisses, "miss")
 	counter(descChunks, curves.StaleChunks, "stale")
+	counter(descFragments, curves.FragmentHits, "hit")
+	counter(descFragments, curves.FragmentsMade, "made")
 	counter(descUpstream, curves.UpstreamFetches)
 	counter(descCoalesced, curves.CoalescedWaiters)
 	counter(descUpstreamBytes, curves.UpstreamBytes)

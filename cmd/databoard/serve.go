@@ -100,6 +100,8 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		return err
 	}
 	curvesCfg := curvesConfig(cfg, log)
+	// Binned chunks kept as pre-encoded pieces of the answer, per instance (cache/curves/fragments.go).
+	curvesCfg.Fragments = store.NewMemory(store.MemoryConfig{MaxBytes: cfg.FragmentCacheMaxBytes})
 	curveCache := curves.New(client, cacheStore, curvesCfg)
 	// Registered before the hub's close, so it runs after it (closers run last first): detached fetches
 	// and lock renewals stop once nothing can ask for curves any more.
@@ -123,13 +125,14 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 	admin.Start(ctx)
 	cleanup.add(func(context.Context) { admin.Close() })
 	var curveSource curve.Source = curveCache
+	fragments := curvesCfg.Fragments
 	if !cfg.CurveCache {
-		curveSource, answers = curves.Direct{Client: client}, nil
+		curveSource, answers, fragments = curves.Direct{Client: client}, nil, nil
 		log.Warn("curve cache off (CURVE_CACHE): every curve request goes to data-api")
 	}
 	reg := newRegistry()
 	reg.MustRegister(cacheCollector{admin: admin}, daqbufCollector{client: client})
-	budgets := cacheBudgets(cfg, cacheStore, answers, dashboardStore)
+	budgets := cacheBudgets(cfg, cacheStore, answers, fragments, dashboardStore)
 	reg.MustRegister(budgets)
 	setMemoryLimit(budgets, log)
 

@@ -10,5 +10,7 @@
 // cache implements Source, the channel catalogue implements Directory, and cmd wires them.
 //
 // Files: request.go (Request, Query and their validation), service.go (Service: resolve and fetch),
-// json.go (the answer's encoder), points.go (the answer read back as ordered points, for deltas).
+// json.go (the answer's encoder), fragment.go (the answer's maps pre-encoded per cache chunk, and the
+// binned answer written from them: FetchAnswer), points.go (the answer read back as ordered points, for
+// deltas).
 package curve

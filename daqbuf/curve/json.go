@@ -74,7 +74,7 @@ func (c *Curve) keepBin(b *daqbuf.BinBatch, i int) bool {
 	if c.removeEmpty && b.Counts[i] == 0 {
 		return false
 	}
-	return finite(b.Avgs[i]) && finite(b.Mins[i]) && finite(b.Maxs[i])
+	return binFinite(b, i)
 }
 
 func binMid(b *daqbuf.BinBatch, i int) int64 {
@@ -139,9 +139,7 @@ func (c *Curve) keptBins() []binRow {
 				continue
 			}
 			start := len(keys)
-			keys = append(keys, '"')
-			keys = strconv.AppendInt(keys, binMid(b, i), 10)
-			keys = append(keys, '"', ':')
+			keys = appendBinKey(keys, b, i)
 			rows = append(rows, binRow{batch: bi, index: i, key: keys[start:len(keys):len(keys)]})
 		}
 	}
@@ -149,38 +147,15 @@ func (c *Curve) keptBins() []binRow {
 }
 
 // intervalStats is the mean and population standard deviation of the differences between consecutive
-// bin midpoints, over all bins data-api returned (before any are removed), in ns; 0 for fewer than two.
-// Two passes, as numpy's mean and std: with means near 1e10 ns, E[d²]−E[d]² loses thousands of ns to
-// rounding, while the deviations themselves are small and exact.
+// bin midpoints, over all bins data-api returned (before any are removed), in ns (midStats).
 func intervalStats(bins []*daqbuf.BinBatch) (mean, stddev float64) {
-	var first, last int64
-	n := -1 // number of differences
-	for _, b := range bins {
-		for i := range b.Ts1 {
-			if n < 0 {
-				first = binMid(b, i)
+	return midStats(func(yield func(int64)) {
+		for _, b := range bins {
+			for i := range b.Ts1 {
+				yield(binMid(b, i))
 			}
-			last = binMid(b, i)
-			n++
 		}
-	}
-	if n < 1 {
-		return 0, 0
-	}
-	mean = float64(last-first) / float64(n) // the differences telescope
-	var sumSq float64
-	prev, havePrev := int64(0), false
-	for _, b := range bins {
-		for i := range b.Ts1 {
-			mid := binMid(b, i)
-			if havePrev {
-				d := float64(mid-prev) - mean
-				sumSq += d * d
-			}
-			prev, havePrev = mid, true
-		}
-	}
-	return mean, math.Sqrt(sumSq / float64(n))
+	})
 }
 
 // isWaveform says whether the events carry arrays rather than scalars.

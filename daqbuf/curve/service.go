@@ -40,6 +40,21 @@ type Source interface {
 	Events(ctx context.Context, q daqbuf.EventsQuery) ([]*daqbuf.EventBatch, Status, error)
 }
 
+// FragmentSource is a Source that can also hand over binned data as fragments: pieces of the answer
+// already encoded (AppendFragment), cut to the bins of q. Writing an answer from them is mostly copying.
+// ok is false when the source does not chunk q; the caller then reads Bins.
+type FragmentSource interface {
+	BinFragments(ctx context.Context, q daqbuf.BinnedQuery) (frags []Fragment, status Status, ok bool, err error)
+}
+
+// Answer is a fetched curve ready to be written as the `/channels/curve` answer: a *Curve, or a
+// *FragmentCurve.
+type Answer interface {
+	AppendJSON(dst []byte) []byte
+	// SizeHint estimates the encoded size, so that the answer's buffer is allocated once.
+	SizeHint() int
+}
+
 // Directory resolves channel names and series ids through the channel list.
 type Directory interface {
 	// Lookup finds a channel by exact name in a backend, asking data-api when the list does not have it.
@@ -176,10 +191,64 @@ func (s *Service) Fetch(ctx context.Context, q Query) (*Curve, Status, error) {
 	if err != nil {
 		return nil, status, err
 	}
-	if n := rawValues(cv.events); cv.raw && n > s.cfg.MaxRawValues {
-		return nil, status, tooManyRaw(uint64(n), s.cfg.MaxRawValues, "")
+	if err := s.checkRawValues(cv); err != nil {
+		return nil, status, err
 	}
 	return cv, status, nil
+}
+
+// FetchAnswer is Fetch for a caller that only writes the answer: when the source is a FragmentSource
+// that chunks the request, a binned answer is made of its fragments (a *FragmentCurve, without
+// decoding a float); otherwise, and for raw answers, it is Fetch's *Curve. Both write the same bytes.
+// The live stream, which reads answers as points (Curve.Doc), uses Fetch.
+func (s *Service) FetchAnswer(ctx context.Context, q Query) (Answer, Status, error) {
+	src, ok := s.src.(FragmentSource)
+	if !ok || q.Empty || q.NumBins <= 0 {
+		return s.fetchCurve(ctx, q)
+	}
+	evq := daqbuf.EventsQuery{Channel: q.Ref(), Range: q.Range(), ValueType: q.Channel.Type}
+	frags, status, ok, err := src.BinFragments(ctx, daqbuf.BinnedQuery{Channel: evq.Channel, Range: evq.Range, BinCount: int(q.NumBins)})
+	switch {
+	case errors.Is(err, daqbuf.ErrNoContent):
+		frags, err = nil, nil
+	case err != nil:
+		return nil, status, err
+	case !ok:
+		return s.fetchCurve(ctx, q)
+	}
+	fc := &FragmentCurve{name: q.Name, frags: frags, removeEmpty: q.RemoveEmpty}
+	events, evStatus, asked, raw, err := s.sparseEvents(ctx, q, evq, fc.events())
+	if err != nil {
+		return nil, evStatus, err
+	}
+	if asked {
+		status = Combine(status, evStatus)
+	}
+	if !raw {
+		return fc, status, nil
+	}
+	cv := &Curve{name: q.Name, raw: true, events: events, removeEmpty: q.RemoveEmpty, isString: q.IsString}
+	if err := s.checkRawValues(cv); err != nil {
+		return nil, status, err
+	}
+	return cv, status, nil
+}
+
+// fetchCurve is Fetch as an Answer (a nil interface on error, not a nil *Curve in one).
+func (s *Service) fetchCurve(ctx context.Context, q Query) (Answer, Status, error) {
+	cv, status, err := s.Fetch(ctx, q)
+	if err != nil {
+		return nil, status, err
+	}
+	return cv, status, nil
+}
+
+// checkRawValues refuses a raw answer above MaxRawValues (known exactly once the events are here).
+func (s *Service) checkRawValues(cv *Curve) error {
+	if n := rawValues(cv.events); cv.raw && n > s.cfg.MaxRawValues {
+		return tooManyRaw(uint64(n), s.cfg.MaxRawValues, "")
+	}
+	return nil
 }
 
 func (s *Service) fill(ctx context.Context, cv *Curve, q Query, evq daqbuf.EventsQuery) (Status, error) {
@@ -198,22 +267,37 @@ func (s *Service) fill(ctx context.Context, cv *Curve, q Query, evq daqbuf.Event
 		return status, err
 	}
 	cv.bins = bins
-	if !q.RawIfSparse || eventsInBins(bins) >= uint64(q.NumBins) {
-		return status, nil
-	}
-	if _, most := countsIn(bins, evq.Range); most*channelWidth(q.Channel) > uint64(s.cfg.MaxRawValues) {
-		// Few events but wide waveforms: raw they could exceed the bound, so the bins stay (the old
-		// backend's rule keeps waveforms binned anyway unless there is a single one).
-		return status, nil
-	}
-	events, evStatus, err := s.events(ctx, evq)
+	events, evStatus, asked, raw, err := s.sparseEvents(ctx, q, evq, eventsInBins(bins))
 	if err != nil {
 		return evStatus, err
 	}
-	if ev := (&Curve{events: events}); !ev.isWaveform() || ev.eventCount() == 1 {
+	if raw {
 		cv.raw, cv.events, cv.bins = true, events, nil
 	}
-	return Combine(status, evStatus), nil
+	if asked {
+		status = Combine(status, evStatus)
+	}
+	return status, nil
+}
+
+// sparseEvents applies raw-when-sparse to a binned answer whose bins count inBins events: with fewer
+// events than bins, the raw events are read (asked) and answered instead (raw), except for waveforms,
+// which stay binned unless there is a single one (the old backend's rule).
+func (s *Service) sparseEvents(ctx context.Context, q Query, evq daqbuf.EventsQuery, inBins uint64) (
+	events []*daqbuf.EventBatch, status Status, asked, raw bool, err error) {
+	if !q.RawIfSparse || inBins >= uint64(q.NumBins) {
+		return nil, "", false, false, nil
+	}
+	if inBins*channelWidth(q.Channel) > uint64(s.cfg.MaxRawValues) {
+		// Few events but wide waveforms: raw they could exceed the bound, so the bins stay.
+		return nil, "", false, false, nil
+	}
+	events, status, err = s.events(ctx, evq)
+	if err != nil {
+		return nil, status, true, false, err
+	}
+	ev := &Curve{events: events}
+	return events, status, true, !ev.isWaveform() || ev.eventCount() == 1, nil
 }
 
 // events and bins read from the source; data-api's "no content" is an empty answer.
