@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -112,4 +114,85 @@ func readServerFrame(t *testing.T, r io.Reader) string {
 		t.Fatal(err)
 	}
 	return buf.String()
+}
+
+// The hijacked connection's buffers are the small ones, the reader larger only to hold what the client
+// sent with its handshake.
+func TestSmallBuffersHijack(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		early      int // bytes sent right after the request
+		wantReader int
+	}{
+		{"nothing early", 0, connReadBuffer},
+		{"a small frame early", 40, connReadBuffer},
+		{"more than the reader holds", 3000, 3000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			type sizes struct{ reader, writer, buffered int }
+			got := make(chan sizes, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				nc, brw, err := smallBuffers{w}.Hijack()
+				if err != nil {
+					t.Error(err)
+					got <- sizes{}
+					return
+				}
+				defer nc.Close()
+				if tc.early > 0 { // wait for all of it, then see it read first
+					_, _ = brw.Reader.Peek(tc.early)
+				}
+				got <- sizes{brw.Reader.Size(), brw.Writer.Size(), brw.Reader.Buffered()}
+			}))
+			defer srv.Close()
+			nc, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			req := "GET / HTTP/1.1\r\nHost: x\r\n\r\n" + strings.Repeat("x", tc.early)
+			if _, err := nc.Write([]byte(req)); err != nil {
+				t.Fatal(err)
+			}
+			s := <-got
+			if s.reader != tc.wantReader || s.writer != connWriteBuffer || s.buffered < tc.early {
+				t.Errorf("reader %d bytes (%d buffered), writer %d; want %d (at least %d buffered), %d",
+					s.reader, s.buffered, s.writer, tc.wantReader, tc.early, connWriteBuffer)
+			}
+		})
+	}
+}
+
+// A connection's reader runs on a goroutine of its own: the HTTP server's goroutine, with its grown
+// stack and the request, has returned.
+func TestStreamReaderLeavesHandlerGoroutine(t *testing.T) {
+	e := newTestEnv(t)
+	const n = 3
+	for range n {
+		e.dial(t)
+	}
+	waitFor(t, "connections", func() bool { return gaugeValue(t, e.reg, "databoard_stream_connections") == n })
+	readers, onHandler := 0, 0
+	for _, g := range strings.Split(allStacks(), "\n\n") {
+		if strings.Contains(g, "stream.(*conn).readLoop") {
+			readers++
+			if strings.Contains(g, "net/http.(*conn).serve") {
+				onHandler++
+			}
+		}
+	}
+	if readers != n || onHandler != 0 {
+		t.Errorf("%d readers, %d of them on an HTTP server goroutine; want %d and 0", readers, onHandler, n)
+	}
+}
+
+func allStacks() string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return string(buf[:n])
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
