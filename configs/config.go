@@ -124,6 +124,10 @@ type Config struct {
 	// MaintenanceListenAddr, when set, serves the /maintenance routes on this separate address
 	// only (MAINTENANCE_LISTEN_ADDR). Default "" = on ListenAddr with the rest.
 	MaintenanceListenAddr string
+	// DebugListenAddr, when set, serves the Go runtime's profiles (net/http/pprof: heap, goroutines, CPU)
+	// on this separate address only (DEBUG_LISTEN_ADDR), for finding where memory and time go. Default ""
+	// = off. Bind it to loopback or another address browsers do not reach: profiles show internals.
+	DebugListenAddr string
 	// CORSAllowOrigins are the origins ("https://board.example.org") whose pages may call the API with
 	// credentials and open the live stream (CORS_ALLOW_ORIGINS, comma-separated). Default empty: any
 	// origin, echoed with credentials, as the old backend. Kept as the normalized text (lower case, no

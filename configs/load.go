@@ -45,6 +45,7 @@ func Load(getenv func(string) string) (Config, error) {
 	l.bytes("DASHBOARD_CACHE_MAX_BYTES", &c.DashboardCacheMaxBytes)
 	l.str("MAINTENANCE_TOKEN", &c.MaintenanceToken, nil)
 	l.str("MAINTENANCE_LISTEN_ADDR", &c.MaintenanceListenAddr, checkListenAddr)
+	l.str("DEBUG_LISTEN_ADDR", &c.DebugListenAddr, checkListenAddr)
 	l.normalized("CORS_ALLOW_ORIGINS", &c.CORSAllowOrigins, normalizeOrigins)
 	l.logFormat("LOG_FORMAT", &c.LogFormat)
 	l.logLevel("LOG_LEVEL", &c.LogLevel)
@@ -75,6 +76,10 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.MaintenanceListenAddr != "" && c.MaintenanceListenAddr == c.ListenAddr {
 		l.fail(fmt.Errorf("MAINTENANCE_LISTEN_ADDR: %q is the same as LISTEN_ADDR; leave it empty to serve "+
 			"maintenance routes on the main port", c.MaintenanceListenAddr))
+	}
+	if c.DebugListenAddr != "" && (c.DebugListenAddr == c.ListenAddr || c.DebugListenAddr == c.MaintenanceListenAddr) {
+		l.fail(fmt.Errorf("DEBUG_LISTEN_ADDR: %q is already LISTEN_ADDR or MAINTENANCE_LISTEN_ADDR; profiles get "+
+			"an address of their own", c.DebugListenAddr))
 	}
 	return c, errors.Join(l.errs...)
 }

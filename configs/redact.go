@@ -89,6 +89,7 @@ func (c Config) settings() []Setting {
 		{"DASHBOARD_CACHE_MAX_BYTES", i(c.DashboardCacheMaxBytes)},
 		{"MAINTENANCE_TOKEN", c.MaintenanceToken},
 		{"MAINTENANCE_LISTEN_ADDR", c.MaintenanceListenAddr},
+		{"DEBUG_LISTEN_ADDR", c.DebugListenAddr},
 		{"CORS_ALLOW_ORIGINS", c.CORSAllowOrigins},
 		{"LOG_FORMAT", string(c.LogFormat)},
 		{"LOG_LEVEL", c.LogLevel.String()},

@@ -48,7 +48,13 @@ func New(cfg Config, curves *curve.Service, reg prometheus.Registerer) *Hub {
 	return h
 }
 
-// ServeHTTP upgrades the request to a WebSocket and serves it until either side closes.
+// ServeHTTP upgrades the request to a WebSocket and returns; the connection is served on a goroutine
+// of its own until either side closes.
+//
+// Why not on the HTTP server's goroutine: its stack grew to 8 KiB reading the request and running the
+// handshake, and while the handler runs net/http keeps the request, its headers and the response
+// alive. An idle connection then cost ~25 KiB. A new goroutine starts on a small stack, and every
+// handshake object is garbage once this returns (BENCHMARKS.md, "Memory and scale, second pass").
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	closing := h.closing
@@ -57,7 +63,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{subprotocolMsgpack, subprotocolJSON},
 		InsecureSkipVerify: len(h.cfg.AllowOrigins) == 0,
 		OriginPatterns:     h.cfg.AllowOrigins,
@@ -72,14 +78,17 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close(websocket.StatusGoingAway, "shutting down")
 		return
 	}
-	defer h.untrack(c)
 	h.metrics.connections.Inc()
-	defer h.metrics.connections.Dec()
+	go h.serveConn(c)
+}
 
-	ctx, cancel := context.WithCancel(h.life)
-	defer cancel()
+// serveConn reads c's client messages until the client goes, a write fails (the writer closes the
+// socket), or Close, then frees it. Its context is the hub's life: Close ends every reader with it.
+func (h *Hub) serveConn(c *conn) {
+	defer h.untrack(c)
+	defer h.metrics.connections.Dec()
 	c.start()
-	c.readLoop(ctx) // ends when the client goes, a write fails (the writer closes the socket), or Close
+	c.readLoop(h.life)
 	c.close()
 }
 

@@ -478,6 +478,7 @@ func (s *series) adopt(st wireState, entries []wireEntry) {
 	if n := len(s.history); n == 0 || s.history[n-1].offset != st.Offset {
 		s.history = nil
 	}
+	s.trimHistory(s.hub.cfg.Now())
 	s.epoch, s.offset, s.doc, s.beginMs, s.endMs = st.Epoch, st.Offset, st.Doc, st.Begin, st.End
 	for sub := range s.subs {
 		if !sub.started {

@@ -24,8 +24,8 @@ type update struct {
 	delta          delta      // append
 	at             time.Time
 
-	once   [2]sync.Once
-	bodies [2]body
+	mu     sync.Mutex
+	bodies [2]body // encoded on first use; dropped by forget
 }
 
 func (u *update) typ() string {
@@ -35,16 +35,27 @@ func (u *update) typ() string {
 	return typeAppend
 }
 
-// body is u encoded for f.
+// body is u encoded for f, encoded once for every subscriber it goes to.
 func (u *update) body(f format) body {
-	u.once[f].Do(func() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.bodies[f].b == nil {
 		if u.snapshot {
 			u.bodies[f] = snapshotBody(f, u.epoch, u.offset, u.beginMs, u.endMs, u.doc)
 		} else {
 			u.bodies[f] = appendBody(f, u.epoch, u.offset, u.beginMs, u.endMs, u.delta)
 		}
-	})
+	}
 	return u.bodies[f]
+}
+
+// forget drops u's encoded bodies once it has gone to every subscriber; it stays in the history as its
+// change alone (encoded again for a client that resumes before it): an encoded append is as large as
+// its points, and the history holds ten minutes of them.
+func (u *update) forget() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.bodies = [2]body{}
 }
 
 // size approximates u's encoded size, for the send queue's byte bound.
@@ -64,8 +75,8 @@ type series struct {
 	doc       *curve.Doc // nil until the first good poll
 	beginMs   int64
 	endMs     int64
-	history   []*update // oldest first, consecutive offsets ending at offset
-	snap      *update   // the current state as a snapshot, once one was needed (see snapshot)
+	history   []*update // oldest first, consecutive offsets ending at offset; never a snapshot first
+	snap      *update   // the latest snapshot, while new subscribers are greeted with it (see greetSnapshot)
 	subs      map[*subscription]struct{}
 	idleSince time.Time // when the last subscriber left
 	closed    bool      // removed from the hub: attach must make a new one
@@ -115,7 +126,14 @@ func (s *series) greet(sub *subscription) {
 	if resume != nil {
 		s.hub.metrics.resumes.WithLabelValues("snapshot").Inc()
 	}
-	s.sendSnapshot(sub)
+	snap := s.greetSnapshot()
+	sub.conn.enqueueSnapshot(sub, snap)
+	sub.started = true
+	if snap.offset < s.offset {
+		for _, u := range s.history[snap.offset+1-s.history[0].offset:] {
+			sub.conn.enqueueUpdate(sub, u)
+		}
+	}
 }
 
 // canResume says whether every update after r is in the history.
@@ -129,19 +147,27 @@ func (s *series) canResume(r resumePoint) bool {
 	return len(s.history) > 0 && s.history[0].offset <= r.offset+1
 }
 
-// sendSnapshot queues the current curve for sub. Called with mu held.
-func (s *series) sendSnapshot(sub *subscription) {
-	sub.conn.enqueueSnapshot(sub, s.snapshot())
-	sub.started = true
+// greetCatchUp is how many updates old the series' latest snapshot may be and still greet a new
+// subscriber, followed by the appends since (each a few hundred bytes, kept encoded meanwhile). A
+// snapshot is ~100 KB of JSON for 1 000 bins: encoding one per poll for whoever subscribed in that
+// second made a thousand connections opening one dashboard hold a different snapshot for every second
+// they took, and the encoding was most of a greeting's cost.
+const greetCatchUp = 20
+
+// greetSnapshot is the snapshot a new subscriber gets first: the latest one while it is at most
+// greetCatchUp updates old and every update since is in the history, else a new one of the current
+// state. Called with mu held.
+func (s *series) greetSnapshot() *update {
+	if u := s.snap; u != nil && u.epoch == s.epoch && s.offset-u.offset <= greetCatchUp &&
+		(u.offset == s.offset || len(s.history) > 0 && s.history[0].offset <= u.offset+1) {
+		return u
+	}
+	return s.snapshot()
 }
 
 // snapshot is the current state as a snapshot update, made (and encoded) once per state however many
-// subscribers are greeted with it: a thousand browsers opening one dashboard cost one encoding per format.
-// Called with mu held.
+// subscribers get it. Called with mu held.
 func (s *series) snapshot() *update {
-	if n := len(s.history); n > 0 && s.history[n-1].snapshot && s.history[n-1].offset == s.offset {
-		return s.history[n-1]
-	}
 	if u := s.snap; u != nil && u.epoch == s.epoch && u.offset == s.offset {
 		return u
 	}
@@ -158,7 +184,8 @@ func (s *series) resnapshot(sub *subscription) {
 		return
 	}
 	s.hub.metrics.slowSnapshots.Inc()
-	s.sendSnapshot(sub)
+	// Of the current state: appends after it could overflow the queue again.
+	sub.conn.enqueueSnapshot(sub, s.snapshot())
 }
 
 // remove detaches sub.
@@ -391,6 +418,9 @@ func (s *series) commit(u *update, doc *curve.Doc) {
 	}
 	s.epoch, s.offset, s.doc, s.beginMs, s.endMs = u.epoch, u.offset, doc, u.beginMs, u.endMs
 	s.history = append(s.history, u)
+	if u.snapshot {
+		s.snap = u
+	}
 	s.trimHistory(s.hub.cfg.Now())
 	for sub := range s.subs {
 		if !sub.started {
@@ -398,6 +428,14 @@ func (s *series) commit(u *update, doc *curve.Doc) {
 			continue
 		}
 		sub.conn.enqueueUpdate(sub, u)
+	}
+	// What greetings no longer use: the snapshot once it is too old (its curve and encoding), and
+	// the encoding of the update that left the catch-up range.
+	if s.snap != nil && s.offset-s.snap.offset > greetCatchUp {
+		s.snap = nil
+	}
+	if n := len(s.history); n > greetCatchUp+1 {
+		s.history[n-greetCatchUp-2].forget()
 	}
 }
 
@@ -425,10 +463,16 @@ func (s *series) next(doc *curve.Doc, beginMs, endMs int64, now time.Time, final
 	return u
 }
 
-// trimHistory drops updates older than History. Called with mu held.
+// trimHistory drops updates older than History, and a snapshot that would come first: it holds a
+// whole curve, and the one resume it serves (from the offset just before it) is answered as well by a
+// snapshot of the current state (the first snapshot of an epoch serves none: offsets start at it).
+// Called with mu held.
 func (s *series) trimHistory(now time.Time) {
 	cut := 0
 	for cut < len(s.history)-1 && now.Sub(s.history[cut].at) > s.hub.cfg.History {
+		cut++
+	}
+	for cut < len(s.history) && s.history[cut].snapshot {
 		cut++
 	}
 	if cut > 0 {

@@ -37,7 +37,6 @@ func TestSendQueueOverflow(t *testing.T) {
 	big := func(n int) *update {
 		u := &update{offset: int64(n)}
 		u.bodies[formatJSON] = body{b: make([]byte, 400)}
-		u.once[formatJSON].Do(func() {}) // the body is set by hand
 		return u
 	}
 	c.enqueueUpdate(a, big(1))

@@ -84,13 +84,15 @@ func (p Point) Key() string { return string(p.AppendKey(nil)) }
 
 // MetaPoint is one entry of the meta's pointMeta: {"count": n} for bins, {"pulseId": n|null} with an
 // optional "desc" for events.
+//
+// The flags come last, together: 48 bytes instead of 64 (a live series keeps one per bin).
 type MetaPoint struct {
-	Time     int64 // ns; the key is its decimal digits
-	Binned   bool
+	Time     int64  // ns; the key is its decimal digits
 	Count    uint64 // bins
 	Pulse    uint64 // events, when HasPulse
-	HasPulse bool
 	Desc     string // events, when HasDesc
+	Binned   bool
+	HasPulse bool
 	HasDesc  bool
 }
 
