@@ -324,11 +324,15 @@ func (l *streamLoader) run(ctx context.Context, progress io.Writer) (StreamResul
 		connected atomic.Int64
 		start     = time.Now()
 	)
+	// -ready bounds the dialling too: a server that holds handshakes must not keep the loop waiting for a
+	// free slot past it (the connections dialled by then are measured, the rest never start).
+	readyCtx, readyCancel := context.WithTimeout(runCtx, cfg.Ready)
+	defer readyCancel()
 	greeted.Add(cfg.Conns)
 	for i := range cfg.Conns {
 		select {
 		case slots <- struct{}{}:
-		case <-runCtx.Done():
+		case <-readyCtx.Done():
 			greeted.Done() // this one and the rest never start
 			continue
 		}
@@ -348,9 +352,10 @@ func (l *streamLoader) run(ctx context.Context, progress io.Writer) (StreamResul
 	go func() { greeted.Wait(); close(ready) }()
 	select {
 	case <-ready:
-	case <-time.After(cfg.Ready):
-		fmt.Fprintf(progress, "databoard-load stream: only %d of %d connections ready after %v; measuring those\n", connected.Load(), cfg.Conns, cfg.Ready)
-	case <-ctx.Done():
+	case <-readyCtx.Done():
+		if ctx.Err() == nil {
+			fmt.Fprintf(progress, "databoard-load stream: only %d of %d connections ready after %v; measuring those\n", connected.Load(), cfg.Conns, cfg.Ready)
+		}
 	}
 	res.ReadyIn = time.Since(start)
 	res.Connected = int(connected.Load())

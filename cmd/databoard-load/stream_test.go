@@ -113,6 +113,40 @@ func TestStreamRun(t *testing.T) {
 	}
 }
 
+// TestStreamReadyBoundsDialling: with a server that accepts connections but never answers the
+// upgrade, -ready ends the dialling (one slot here, so the loop waits for it) and the run goes on to
+// measure what is connected (nothing), instead of waiting for the whole run's deadline (-ready +
+// -warmup + -d + 30 s).
+func TestStreamReadyBoundsDialling(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // hold the handshake
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	start := time.Now()
+	out := runArgs(t, "stream", "-url", url, "-conns", "3", "-dial", "1", "-subs", "1", "-series", "1",
+		"-ready", "500ms", "-d", "100ms", "-warmup", "0s", "-pid", "0", "-json")
+	took := time.Since(start)
+	var res struct {
+		Connected int `json:"connected"`
+	}
+	if err := json.Unmarshal([]byte(out.stdout), &res); err != nil {
+		t.Fatalf("exit %d, stdout is not JSON: %v\n%s\nstderr:\n%s", out.code, err, out.stdout, out.stderr)
+	}
+	if res.Connected != 0 || !strings.Contains(out.stderr, "only 0 of 3 connections ready after 500ms") {
+		t.Errorf("connected %d; stderr:\n%s", res.Connected, out.stderr)
+	}
+	// The run's own deadline is 30.6 s away; ending well before it is what -ready promises.
+	if took > 20*time.Second {
+		t.Errorf("the run took %v with -ready 500ms", took)
+	}
+}
+
 func TestStreamRefusesRemoteAndBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"stream", "-url", "ws://example.com/stream"},
