@@ -125,7 +125,8 @@ type Config struct {
 	// only (MAINTENANCE_LISTEN_ADDR). Default "" = on ListenAddr with the rest.
 	MaintenanceListenAddr string
 	// DebugListenAddr, when set, serves the Go runtime's profiles (net/http/pprof: heap, goroutines, CPU)
-	// on this separate address only (DEBUG_LISTEN_ADDR), for finding where memory and time go. Default ""
+	// and the stream's update times (/debug/stream/updates, for measuring fan-out) on this separate
+	// address only (DEBUG_LISTEN_ADDR), for finding where memory and time go. Default ""
 	// = off. Bind it to loopback or another address browsers do not reach: profiles show internals.
 	DebugListenAddr string
 	// CORSAllowOrigins are the origins ("https://board.example.org") whose pages may call the API with

@@ -42,6 +42,8 @@
 //
 //   - fan-out: from the message's end_time (a rolling window ends at its poll's now) to the decode: the poll plus
 //     the fan-out, an upper bound of "poll result ready → decoded";
+//   - with -updates (the server's /debug/stream/updates, served on its DEBUG_LISTEN_ADDR): "poll result ready →
+//     decoded" itself, from the time the server lists for each update (epoch, offset) to each decode of it;
 //   - spread: for each (series, offset) that reached every subscriber, the first decode to the last;
 //   - freshness: from the previous end_time of the same subscription to the decode, the age of the oldest event
 //     that the append is the first to carry;

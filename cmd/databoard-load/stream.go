@@ -41,6 +41,7 @@ type streamConfig struct {
 	Dial          int           // connections dialled at once; default 32
 	PID           int           // the server's process id, for RSS and CPU from /proc; 0 = none
 	MetricsURL    string        // the server's /metrics, for its Go heap; "" = none
+	UpdatesURL    string        // the server's /debug/stream/updates, for "poll result ready → decoded"; "" = none
 	AllowRemote   bool
 }
 
@@ -79,8 +80,11 @@ func (c streamConfig) validate() error {
 	if err := checkTarget(httpURL(c.URL), c.AllowRemote); err != nil {
 		return err
 	}
-	if c.MetricsURL != "" {
-		if err := checkTarget(c.MetricsURL, c.AllowRemote); err != nil {
+	for _, u := range []string{c.MetricsURL, c.UpdatesURL} {
+		if u == "" {
+			continue
+		}
+		if err := checkTarget(u, c.AllowRemote); err != nil {
 			return err
 		}
 	}
@@ -122,7 +126,7 @@ func httpURL(raw string) string {
 
 const streamUsageLine = `usage: databoard-load stream -url ws://127.0.0.1:8080/stream [-conns 1000] [-subs 10] [-series 100]
        [-channel-format 'SIM-GEN:CH%06d'] [-backend sf-databuffer] [-window 10m] [-bins 1000]
-       [-d 60s] [-warmup 5s] [-ready 2m] [-dial 32] [-pid PID] [-metrics URL] [-json] [-allow-remote]`
+       [-d 60s] [-warmup 5s] [-ready 2m] [-dial 32] [-pid PID] [-metrics URL] [-updates URL] [-json] [-allow-remote]`
 
 func parseStreamFlags(args []string, stderr io.Writer) (streamConfig, bool, error) {
 	fs := flag.NewFlagSet("databoard-load stream", flag.ContinueOnError)
@@ -146,6 +150,7 @@ func parseStreamFlags(args []string, stderr io.Writer) (streamConfig, bool, erro
 	fs.IntVar(&c.Dial, "dial", 32, "connections dialled at once")
 	fs.IntVar(&c.PID, "pid", 0, "the server's process id: its RSS and CPU time are read from /proc")
 	fs.StringVar(&c.MetricsURL, "metrics", "", "the server's /metrics URL: its Go heap is read from it")
+	fs.StringVar(&c.UpdatesURL, "updates", "", "the server's /debug/stream/updates (on its DEBUG_LISTEN_ADDR): fan-out is also measured from each update's ready time")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow non-loopback targets")
 	if err := fs.Parse(args); err != nil {
@@ -190,6 +195,11 @@ type StreamResult struct {
 	// the poll's now) to the moment the client decoded it: poll duration + fan-out, an upper bound of
 	// "poll result ready → decoded". Appends only.
 	FanOut Latency
+	// Ready is "poll result ready → decoded": from the time the server lists for an update
+	// (-updates) to each decode of it. Appends only; ReadyJoined of them had a time listed,
+	// ReadyUnlisted had none (older than the server's history, or -updates not given).
+	Ready                      Latency
+	ReadyJoined, ReadyUnlisted int64
 	// Spread is, per (series, offset) that reached every subscriber of the series while measuring, the
 	// time from the first subscriber's decode to the last one's.
 	Spread Latency
@@ -254,6 +264,7 @@ type receiptKey struct {
 type receipt struct {
 	first, last time.Time
 	n           int
+	times       []int64 // every decode, Unix ns; kept only with -updates
 }
 
 func newStreamLoader(cfg streamConfig) *streamLoader {
@@ -401,6 +412,11 @@ func (l *streamLoader) run(ctx context.Context, progress io.Writer) (StreamResul
 	}
 	l.mu.Unlock()
 	res.Spread = spread.summary()
+	if cfg.UpdatesURL != "" {
+		if err := l.joinUpdates(ctx, &res); err != nil {
+			fmt.Fprintf(progress, "databoard-load stream: no ready times: %v\n", err)
+		}
+	}
 	if cfg.PID > 0 {
 		res.Server = usage(server, serverReady, serverEnd, res.Duration, res.Connected, heapBefore, heapReady)
 	}
@@ -515,12 +531,15 @@ func (l *streamLoader) receipt(k receiptKey, at time.Time) {
 	defer l.mu.Unlock()
 	r := l.receipts[k]
 	if r == nil {
-		l.receipts[k] = &receipt{first: at, last: at, n: 1}
-		return
+		r = &receipt{first: at, last: at}
+		l.receipts[k] = r
 	}
 	r.first = minTime(r.first, at)
 	r.last = maxTime(r.last, at)
 	r.n++
+	if l.cfg.UpdatesURL != "" {
+		r.times = append(r.times, at.UnixNano())
+	}
 }
 
 func minTime(a, b time.Time) time.Time {

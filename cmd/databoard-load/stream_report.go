@@ -10,7 +10,7 @@ import (
 )
 
 // streamMethod says what the stream figures are; it is printed with every result.
-const streamMethod = "fan-out ≤ end_time (the poll's now) → decoded, so it includes the poll itself; spread: first → last subscriber decoding one (series, offset); freshness: previous end_time of the subscription → decoded; ms clocks of one machine; histogram as for HTTP (≤ 0.4% high)"
+const streamMethod = "fan-out ≤ end_time (the poll's now) → decoded, so it includes the poll itself; ready→decoded (with -updates): the server's time of the update (its poll result ready) → decoded; spread: first → last subscriber decoding one (series, offset); freshness: previous end_time of the subscription → decoded; ms clocks of one machine; histogram as for HTTP (≤ 0.4% high)"
 
 func writeStreamText(w io.Writer, r StreamResult, sys sysInfo) error {
 	var b strings.Builder
@@ -25,6 +25,9 @@ func writeStreamText(w io.Writer, r StreamResult, sys sysInfo) error {
 		perSecond(total(r.Messages), r.Duration), perSecond(r.Bytes, r.Duration), perSecond(r.Bytes, r.Duration)/1e6)
 	fmt.Fprintf(&b, "appends     %d (%.1f/s), snapshots while measuring %d\n", r.Appends, perSecond(r.Appends, r.Duration), r.Snapshots)
 	fmt.Fprintf(&b, "fan-out     %s  (%d appends)\n", lat(r.FanOut), r.Samples)
+	if r.ReadyJoined+r.ReadyUnlisted > 0 {
+		fmt.Fprintf(&b, "ready→dec.  %s  (%d appends with the server's ready time, %d without)\n", lat(r.Ready), r.ReadyJoined, r.ReadyUnlisted)
+	}
 	fmt.Fprintf(&b, "spread      %s\n", lat(r.Spread))
 	fmt.Fprintf(&b, "freshness   %s\n", lat(r.Freshness))
 	fmt.Fprintf(&b, "append size bytes min %d  p50 %d  p99 %d  max %d; points min %d  p50 %d  p99 %d  max %d\n",
@@ -99,6 +102,9 @@ type jsonStreamResult struct {
 	Snapshots    int64            `json:"snapshots_while_measuring"`
 	FanOutMS     jsonLatency      `json:"fanout_ms"`
 	SpreadMS     jsonLatency      `json:"spread_ms"`
+	ReadyMS      *jsonLatency     `json:"ready_to_decoded_ms,omitempty"`
+	ReadyJoined  int64            `json:"ready_joined,omitempty"`
+	ReadyUnlist  int64            `json:"ready_unlisted,omitempty"`
 	FreshnessMS  jsonLatency      `json:"freshness_ms"`
 	AppendBytes  Distribution     `json:"append_bytes"`
 	AppendPoints Distribution     `json:"append_points"`
@@ -123,6 +129,10 @@ func writeStreamJSON(w io.Writer, r StreamResult, sys sysInfo) error {
 	}
 	if r.Server.Measured {
 		out.Server = &r.Server
+	}
+	if r.ReadyJoined+r.ReadyUnlisted > 0 {
+		l := toJSONLatency(r.Ready)
+		out.ReadyMS, out.ReadyJoined, out.ReadyUnlist = &l, r.ReadyJoined, r.ReadyUnlisted
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,9 +16,29 @@ import (
 )
 
 // fakeStream is a /stream that answers every subscribe with a snapshot and then sends an append for
-// every subscription every 50 ms, with end_time now, as a rolling window's poll would.
+// every subscription every 50 ms, with end_time now, as a rolling window's poll would. Each connection
+// has an epoch of its own; /updates lists when each (epoch, offset) was first sent, as the server's
+// debug listener does.
 func fakeStream(t *testing.T) *httptest.Server {
+	var (
+		timesMu sync.Mutex
+		times   = map[string]int64{} // "epoch offset" -> Unix ns
+		conns   int
+	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/updates" {
+			timesMu.Lock()
+			defer timesMu.Unlock()
+			for k, at := range times {
+				epoch, off, _ := strings.Cut(k, " ")
+				fmt.Fprintf(w, "{\"epoch\":%q,\"offset\":%q,\"at_ns\":%d}\n", epoch, off, at)
+			}
+			return
+		}
+		timesMu.Lock()
+		conns++
+		epoch := fmt.Sprintf("e%d", conns)
+		timesMu.Unlock()
 		ws, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
@@ -41,7 +62,11 @@ func fakeStream(t *testing.T) *httptest.Server {
 					return
 				case <-time.After(50 * time.Millisecond):
 				}
-				now := time.Now().UnixMilli()
+				at := time.Now()
+				now := at.UnixMilli()
+				timesMu.Lock()
+				times[fmt.Sprintf("%s %d", epoch, off)] = at.UnixNano()
+				timesMu.Unlock()
 				mu.Lock()
 				subs := make(map[string]string, len(ids))
 				for id, ch := range ids {
@@ -49,7 +74,7 @@ func fakeStream(t *testing.T) *httptest.Server {
 				}
 				mu.Unlock()
 				for id, ch := range subs {
-					if send(map[string]any{"type": "append", "id": id, "epoch": "e", "offset": fmt.Sprint(off),
+					if send(map[string]any{"type": "append", "id": id, "epoch": epoch, "offset": fmt.Sprint(off),
 						"begin_time": now - 600000, "end_time": now, "trim_before": "1",
 						"curve": map[string]any{ch: map[string]any{fmt.Sprint(now * 1e6): 1.5}, ch + "_meta": map[string]any{"raw": false}}}) != nil {
 						return
@@ -68,7 +93,7 @@ func fakeStream(t *testing.T) *httptest.Server {
 				continue
 			}
 			now := time.Now().UnixMilli()
-			_ = send(map[string]any{"type": "snapshot", "id": m.ID, "epoch": "e", "offset": "1", "recovered": false,
+			_ = send(map[string]any{"type": "snapshot", "id": m.ID, "epoch": epoch, "offset": "1", "recovered": false,
 				"begin_time": now - 600000, "end_time": now, "curve": map[string]any{m.Channel_name: map[string]any{}}})
 			mu.Lock()
 			ids[m.ID] = m.Channel_name
@@ -83,7 +108,7 @@ func TestStreamRun(t *testing.T) {
 	srv := fakeStream(t)
 	url := "ws" + strings.TrimPrefix(srv.URL, "http")
 	out := runArgs(t, "stream", "-url", url, "-conns", "4", "-subs", "2", "-series", "4", "-channel-format", "CH%d",
-		"-d", "1s", "-warmup", "100ms", "-pid", "0", "-json")
+		"-d", "1s", "-warmup", "100ms", "-pid", "0", "-updates", srv.URL+"/updates", "-json")
 	if out.code != exitOK {
 		t.Fatalf("exit %d, stderr:\n%s", out.code, out.stderr)
 	}
@@ -93,6 +118,9 @@ func TestStreamRun(t *testing.T) {
 		Appends     int64              `json:"appends"`
 		FanOutMS    map[string]float64 `json:"fanout_ms"`
 		SpreadMS    map[string]float64 `json:"spread_ms"`
+		ReadyMS     map[string]float64 `json:"ready_to_decoded_ms"`
+		Joined      int64              `json:"ready_joined"`
+		Unlisted    int64              `json:"ready_unlisted"`
 		FreshnessMS map[string]float64 `json:"freshness_ms"`
 		AppendBytes Distribution       `json:"append_bytes"`
 		Points      Distribution       `json:"append_points"`
@@ -107,6 +135,12 @@ func TestStreamRun(t *testing.T) {
 	}
 	if res.FanOutMS["p99"] <= 0 || res.FanOutMS["p99"] > 1000 || res.FreshnessMS["p50"] < 30 || res.SpreadMS["max"] < 0 {
 		t.Errorf("fan-out %v, freshness %v, spread %v", res.FanOutMS, res.FreshnessMS, res.SpreadMS)
+	}
+	// Every append's time is listed; each was decoded after it and no earlier than its end_time allows
+	// (end_time is that time in whole ms, so fan-out ≥ ready→decoded − 1 ms).
+	if res.Joined != res.Appends || res.Unlisted != 0 || res.ReadyMS["min"] < 0 || res.ReadyMS["max"] <= 0 ||
+		res.ReadyMS["max"] > res.FanOutMS["max"]+1 {
+		t.Errorf("ready→decoded %v over %d appends (%d unlisted), fan-out %v", res.ReadyMS, res.Joined, res.Unlisted, res.FanOutMS)
 	}
 	if res.AppendBytes.Min < 100 || res.Points.Max != 1 || !res.Client.Measured || res.Client.RSSEnd <= 0 {
 		t.Errorf("append bytes %+v, points %+v, client usage %+v", res.AppendBytes, res.Points, res.Client)
@@ -175,5 +209,25 @@ func TestProcParsing(t *testing.T) {
 	}
 	if v := metricValue("# HELP x\ngo_memstats_heap_inuse_bytes 3.5e+06\n", "go_memstats_heap_inuse_bytes"); v != 3_500_000 {
 		t.Errorf("metricValue = %d", v)
+	}
+}
+
+func TestParseUpdates(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     map[string]int64
+		wantErr  bool
+	}{
+		{"empty", "", map[string]int64{}, false},
+		{"two", "{\"epoch\":\"ab\",\"offset\":\"7\",\"at_ns\":1765000000123456789}\n\n{\"epoch\":\"ab\",\"offset\":\"8\",\"at_ns\":5}\n",
+			map[string]int64{"ab/7": 1765000000123456789, "ab/8": 5}, false},
+		{"malformed", "{\"epoch\":\"ab\",\"offset\":7}\n", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseUpdates(strings.NewReader(tc.in))
+			if (err != nil) != tc.wantErr || (!tc.wantErr && !maps.Equal(got, tc.want)) {
+				t.Errorf("parseUpdates = %v, %v; want %v (error %v)", got, err, tc.want, tc.wantErr)
+			}
+		})
 	}
 }

@@ -185,7 +185,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		servers = append(servers, m)
 	}
 	if cfg.DebugListenAddr != "" {
-		d, err := listen(cfg.DebugListenAddr, debugHandler(), log.With(slog.String("listener", "debug")), errc)
+		d, err := listen(cfg.DebugListenAddr, debugHandler(hub.UpdateTimes), log.With(slog.String("listener", "debug")), errc)
 		if err != nil {
 			for _, s := range servers {
 				_ = s.Close()
