@@ -16,7 +16,9 @@ import (
 // with strings.Index over one string of all case-folded names, and runs the regexp only on those.
 // For a pattern that is nothing but a case-insensitive literal (optionally anchored) the literal
 // test is the whole answer and the regexp is not run at all. Patterns without a usable literal
-// (`.*`, `[0-9]+`, `a.b` with one-letter parts only, ...) fall back to the full scan.
+// (`.*`, `[0-9]+`, `a.b` with one-letter parts only, ...) fall back to the full scan. Where the
+// regexp runs (the full scan, candidates of litVerify), a DFA built from its program decides most
+// names (dfa.go).
 
 // nameSep ends every name in the folded, joined string.
 const nameSep = '\n'
