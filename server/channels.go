@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"iter"
+	"math"
+	"slices"
 	"strconv"
 
 	"github.com/databoard/databoard/cache/catalogue"
@@ -17,8 +20,9 @@ type ChannelDirectory interface {
 	// encoded answer can be reused until then.
 	All() (generation uint64, channels []daqbuf.Channel)
 	// Search matches the case-insensitive RE2 pattern against channel names, from the list or, when live
-	// is set, from data-api (merging newly seen channels into the list). backend "" means all.
-	Search(ctx context.Context, pattern, backend string, live bool) ([]daqbuf.Channel, error)
+	// is set, from data-api (merging newly seen channels into the list). backend "" means all. The
+	// matches are read in place, not copied: a search can match tens of thousands of channels.
+	Search(ctx context.Context, pattern, backend string, live bool) (catalogue.Matches, error)
 	// Requested records that a curve of ch was asked for; Recent returns up to 10 such channels, most
 	// recent first (before any request: the last 10 of the list).
 	Requested(ch daqbuf.Channel)
@@ -60,14 +64,79 @@ func appendChannelJSON(dst []byte, ch *daqbuf.Channel) []byte {
 	return append(dst, '}')
 }
 
-// appendChannelsJSON writes {"channels": [...]}.
-func appendChannelsJSON(dst []byte, chs []daqbuf.Channel) []byte {
+// appendChannelsJSON writes {"channels": [...]}. When starts is not nil, the offset in dst of every
+// channel's object is appended to it, and last the offset of the closing ']' plus one (see
+// encodedList.starts).
+func appendChannelsJSON(dst []byte, chs iter.Seq[*daqbuf.Channel], starts *[]uint32) []byte {
 	dst = append(dst, `{"channels":[`...)
-	for i := range chs {
-		if i > 0 {
+	first := true
+	for ch := range chs {
+		if !first {
 			dst = append(dst, ',')
 		}
-		dst = appendChannelJSON(dst, &chs[i])
+		first = false
+		if starts != nil {
+			*starts = append(*starts, uint32(len(dst)))
+		}
+		dst = appendChannelJSON(dst, ch)
+	}
+	if starts != nil {
+		*starts = append(*starts, uint32(len(dst)+1))
 	}
 	return append(dst, "]}"...)
+}
+
+// encodedList is the whole-list answer of one generation of the directory.
+type encodedList struct {
+	gen  uint64
+	body []byte
+	gz   *gzipOnce // its gzip form, made on the first request that accepts gzip
+	// starts[k] is where the object of channel k of the list begins in body; it ends one byte
+	// before starts[k+1] (before the comma that follows it, or the closing ']'). Nil when body is
+	// too large for 32-bit offsets.
+	starts []uint32
+}
+
+func encodeChannelList(gen uint64, chs []daqbuf.Channel) *encodedList {
+	l := &encodedList{gen: gen, starts: make([]uint32, 0, len(chs)+1)}
+	l.body = appendChannelsJSON(make([]byte, 0, 256*len(chs)+16), eachChannel(chs), &l.starts)
+	if len(l.body) >= math.MaxUint32 {
+		l.starts = nil
+	}
+	l.gz = newGzipOnce(l.body)
+	return l
+}
+
+// appendSubset writes {"channels": [...]} of found, read from this generation of the list, by
+// copying their objects out of body: the bytes appendChannelsJSON writes for them.
+func (l *encodedList) appendSubset(dst []byte, found *catalogue.Matches) []byte {
+	if l.starts == nil {
+		return appendChannelsJSON(dst, found.All(), nil)
+	}
+	size := len(`{"channels":[]}`)
+	for pos := range found.Positions() {
+		size += int(l.starts[pos+1] - l.starts[pos]) // the object and a comma
+	}
+	dst = slices.Grow(dst, size)
+	dst = append(dst, `{"channels":[`...)
+	first := true
+	for pos := range found.Positions() {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, l.body[l.starts[pos]:l.starts[pos+1]-1]...)
+	}
+	return append(dst, "]}"...)
+}
+
+// eachChannel yields the channels of a slice.
+func eachChannel(chs []daqbuf.Channel) iter.Seq[*daqbuf.Channel] {
+	return func(yield func(*daqbuf.Channel) bool) {
+		for i := range chs {
+			if !yield(&chs[i]) {
+				return
+			}
+		}
+	}
 }

@@ -14,7 +14,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/databoard/databoard/cache/catalogue"
 	"github.com/databoard/databoard/cache/curves"
+	"github.com/databoard/databoard/daqbuf"
 	"github.com/databoard/databoard/daqbuf/curve"
 )
 
@@ -23,13 +25,11 @@ import (
 const maxSearchPattern = 1024
 
 // channelListCache holds the encoded whole-list answer for one generation of the directory, so an
-// empty search costs a memory copy, not an encoding of thousands of channels.
+// empty search costs a memory copy, not an encoding of thousands of channels, and a large search
+// copies its channels' objects out of it.
 type channelListCache struct {
 	mu   sync.Mutex
-	gen  uint64
-	body []byte
-	gz   *gzipOnce // its gzip form, made on the first request that accepts gzip
-	set  bool
+	list *encodedList // nil until first needed
 }
 
 func (s *Server) handleSearch(c *fiber.Ctx) error {
@@ -44,8 +44,9 @@ func (s *Server) handleSearch(c *fiber.Ctx) error {
 		return newHTTPError(http.StatusServiceUnavailable, "channel list not configured")
 	}
 	if text == "" && backend == "" {
-		body, gz := s.allChannelsJSON()
-		return sendJSON(c, http.StatusOK, body, gz.get)
+		gen, chs := s.deps.Channels.All()
+		list := s.encodedList(gen, chs)
+		return sendJSON(c, http.StatusOK, list.body, list.gz.get)
 	}
 	if len(text) > maxSearchPattern {
 		return newHTTPError(http.StatusBadRequest, "search_text is longer than "+strconv.Itoa(maxSearchPattern)+" characters")
@@ -67,12 +68,12 @@ func (s *Server) handleSearch(c *fiber.Ctx) error {
 			return sendJSON(c, http.StatusOK, body, func() []byte { return s.answerGzip(ctx, key, body) })
 		}
 	}
-	chs, err := s.deps.Channels.Search(ctx, text, backend, live)
+	found, err := s.deps.Channels.Search(ctx, text, backend, live)
 	if err != nil {
 		return err
 	}
-	body := appendChannelsJSON(make([]byte, 0, 256*len(chs)+16), chs)
-	if key != "" && len(chs) >= minKeptSearch {
+	body := s.searchAnswerJSON(&found)
+	if key != "" && found.Len() >= minKeptSearch {
 		_ = s.deps.Answers.Set(ctx, key, body, answerTTL)
 	}
 	return jsonBytes(c, http.StatusOK, body)
@@ -89,23 +90,45 @@ func searchAnswerKey(gen uint64, backend, pattern string) string {
 	return "search:" + strconv.FormatUint(gen, 10) + ":" + strconv.Itoa(len(backend)) + ":" + backend + ":" + pattern
 }
 
-func (s *Server) allChannelsJSON() ([]byte, *gzipOnce) {
-	gen, chs := s.deps.Channels.All()
+// encodedList returns the whole-list answer of generation gen, whose channels are chs, encoding it
+// when the one held is of another generation.
+func (s *Server) encodedList(gen uint64, chs []daqbuf.Channel) *encodedList {
 	s.listCache.mu.Lock()
 	defer s.listCache.mu.Unlock()
-	if !s.listCache.set || s.listCache.gen != gen {
-		s.listCache.body = appendChannelsJSON(make([]byte, 0, 256*len(chs)+16), chs)
-		s.listCache.gz = newGzipOnce(s.listCache.body)
-		s.listCache.gen, s.listCache.set = gen, true
+	if l := s.listCache.list; l != nil && l.gen == gen {
+		return l
 	}
-	return s.listCache.body, s.listCache.gz
+	s.listCache.list = encodeChannelList(gen, chs)
+	return s.listCache.list
+}
+
+// searchAnswerJSON encodes a search answer. Matches read from the list copy their objects out of the
+// encoded whole list (a memory copy, where encoding costs ~300 ns a channel: 9 ms for 28 000) when
+// it is held for their generation, or when they are at least an eighth of the list, so that encoding
+// the whole list costs at most eight times encoding this answer, once per generation.
+func (s *Server) searchAnswerJSON(found *catalogue.Matches) []byte {
+	if gen, listed := found.Generation(); listed {
+		s.listCache.mu.Lock()
+		list := s.listCache.list
+		s.listCache.mu.Unlock()
+		if list == nil || list.gen != gen {
+			list = nil
+			if g, chs := s.deps.Channels.All(); g == gen && found.Len() >= len(chs)/8 {
+				list = s.encodedList(gen, chs)
+			}
+		}
+		if list != nil {
+			return list.appendSubset(nil, found)
+		}
+	}
+	return appendChannelsJSON(make([]byte, 0, 256*found.Len()+16), found.All(), nil)
 }
 
 func (s *Server) handleRecent(c *fiber.Ctx) error {
 	if s.deps.Channels == nil {
 		return newHTTPError(http.StatusServiceUnavailable, "channel list not configured")
 	}
-	return jsonBytes(c, http.StatusOK, appendChannelsJSON(nil, s.deps.Channels.Recent()))
+	return jsonBytes(c, http.StatusOK, appendChannelsJSON(nil, eachChannel(s.deps.Channels.Recent()), nil))
 }
 
 func parseCurveRequest(c *fiber.Ctx) (curve.Request, error) {

@@ -280,15 +280,14 @@ var ErrBadPattern = errors.New("cache: invalid search pattern")
 // means all), from the list, or from data-api when live is set or the list has no match (the old
 // backend's rule). Live answers are cached for SearchTTL; channels they hold that the list lacks are
 // added to it. When the live search fails, the list's matches are served instead, if there are any.
-// The result must not be modified.
-func (l *List) Search(ctx context.Context, pattern, backend string, live bool) ([]daqbuf.Channel, error) {
+func (l *List) Search(ctx context.Context, pattern, backend string, live bool) (Matches, error) {
 	m, err := compileMatcher(pattern)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadPattern, err)
+		return Matches{}, fmt.Errorf("%w: %v", ErrBadPattern, err)
 	}
-	var cached []daqbuf.Channel
+	var cached Matches
 	if !live {
-		if cached = l.match(m, backend); len(cached) > 0 {
+		if cached = l.match(m, backend); cached.Len() > 0 {
 			return cached, nil
 		}
 	}
@@ -297,26 +296,27 @@ func (l *List) Search(ctx context.Context, pattern, backend string, live bool) (
 		if live {
 			cached = l.match(m, backend)
 		}
-		if len(cached) > 0 {
+		if cached.Len() > 0 {
 			l.cfg.Logger.Warn("live channel search failed, answering from the list", slog.String("error", err.Error()))
 			return cached, nil
 		}
-		return nil, err
+		return Matches{}, err
 	}
-	return found, nil
+	return sliceMatches(found), nil
 }
 
 // match searches the held list.
-func (l *List) match(m *nameMatcher, backend string) []daqbuf.Channel {
+func (l *List) match(m *nameMatcher, backend string) Matches {
 	c := l.cat.Load()
-	var out []daqbuf.Channel
+	var base, extra matchPart
 	if c.base != nil {
-		out = c.base.search(out, m, backend)
+		base = c.base.search(m, backend)
 	}
 	if c.extra != nil {
-		out = c.extra.search(out, m, backend)
+		extra = c.extra.search(m, backend)
+		extra.at += c.base.len()
 	}
-	return out
+	return listMatches(c.gen, base, extra)
 }
 
 // Lookup finds a channel by exact name, asking data-api (through the live-search cache) when the

@@ -105,8 +105,11 @@ func TestChannelListSharedAdditions(t *testing.T) {
 	}
 
 	found, err := a.Search(ctxT(t), "^SIM-GEN:CH000007$", "", true)
-	if err != nil || len(found) != 3 { // one per backend
-		t.Fatalf("live search: %d channels, %v; want 3", len(found), err)
+	if err != nil || found.Len() != 3 { // one per backend
+		t.Fatalf("live search: %d channels, %v; want 3", found.Len(), err)
+	}
+	if _, listed := found.Generation(); listed {
+		t.Error("a live answer claims positions in the list")
 	}
 	if s := a.Stats(); s.Additions != 3 {
 		t.Errorf("instance a: %d additions, want 3", s.Additions)
@@ -121,8 +124,8 @@ func TestChannelListSharedAdditions(t *testing.T) {
 		t.Errorf("series lookup on b: %+v %v", got, ok)
 	}
 	res, err := b.Search(ctxT(t), "ch000007", "", false)
-	if err != nil || len(res) != 3 {
-		t.Errorf("list search on b: %d channels, %v; want 3", len(res), err)
+	if err != nil || res.Len() != 3 {
+		t.Errorf("list search on b: %d channels, %v; want 3", res.Len(), err)
 	}
 	if n := len(e.searches()) - before; n != 0 {
 		t.Errorf("b asked data-api %d times for a channel a found", n)
@@ -160,8 +163,8 @@ func TestChannelListLiveSearchCached(t *testing.T) {
 			var wg sync.WaitGroup
 			for range 20 {
 				wg.Go(func() {
-					if res, err := a.Search(ctxT(t), pattern, "", true); err != nil || len(res) != 3 {
-						t.Errorf("search: %d channels, %v", len(res), err)
+					if res, err := a.Search(ctxT(t), pattern, "", true); err != nil || res.Len() != 3 {
+						t.Errorf("search: %d channels, %v", res.Len(), err)
 					}
 				})
 			}
@@ -250,13 +253,13 @@ func TestChannelListRedisDown(t *testing.T) {
 	waitUntil(t, "the list loaded without store.Redis", func() bool { return l.Stats().Channels == want })
 
 	res, err := l.Search(ctxT(t), "sine", "", false)
-	if err != nil || len(res) == 0 {
-		t.Fatalf("list search: %d, %v", len(res), err)
+	if err != nil || res.Len() == 0 {
+		t.Fatalf("list search: %d, %v", res.Len(), err)
 	}
 	pattern := "^" + sineName + "$"
 	for range 3 {
-		if res, err := l.Search(ctxT(t), pattern, "", true); err != nil || len(res) != 3 {
-			t.Fatalf("live search: %d, %v", len(res), err)
+		if res, err := l.Search(ctxT(t), pattern, "", true); err != nil || res.Len() != 3 {
+			t.Fatalf("live search: %d, %v", res.Len(), err)
 		}
 	}
 	if n := e.count(pattern); n != 1 {
@@ -348,16 +351,27 @@ func TestChannelListSearchMatchesScan(t *testing.T) {
 	}
 	// An addition, to search both parts.
 	l.add(ctxT(t), []daqbuf.Channel{{Backend: "sf-archiver", Name: "ZZ-ADDED:sine", SeriesID: 42}})
-	_, all := l.All()
-	for _, p := range []string{"^SIM-F64:SINE$", "sine", "ch0001", "^sim-gen:ch00002[0-9]$", "wave|ramp", ".*", "(?-i)Sine"} {
+	gen, all := l.All()
+	for _, p := range []string{"^SIM-F64:SINE$", "sine", "ch0001", "^sim-gen:ch00002[0-9]$", "wave|ramp", ".*", "(?-i)Sine", `\d\d`} {
 		for _, backend := range []string{"", "sf-archiver"} {
 			want := scanSearch(t, all, p, backend)
 			got, err := l.Search(ctxT(t), p, backend, false)
 			if len(want) == 0 {
 				continue // a miss goes live: not this test
 			}
-			if err != nil || !slices.Equal(channelNames(got), channelNames(want)) {
-				t.Errorf("search %q in %q: %d channels, %v; want %d", p, backend, len(got), err, len(want))
+			if err != nil || !slices.Equal(channelNames(got.Channels()), channelNames(want)) {
+				t.Errorf("search %q in %q: %d channels, %v; want %d", p, backend, got.Len(), err, len(want))
+			}
+			// The positions index the same channels in All() of the generation searched.
+			if g, ok := got.Generation(); !ok || g != gen {
+				t.Errorf("search %q in %q: generation %d %v, want %d", p, backend, g, ok, gen)
+			}
+			var atPositions []daqbuf.Channel
+			for pos := range got.Positions() {
+				atPositions = append(atPositions, all[pos])
+			}
+			if !slices.Equal(channelNames(atPositions), channelNames(want)) {
+				t.Errorf("search %q in %q: positions name %q, want %q", p, backend, channelNames(atPositions), channelNames(want))
 			}
 		}
 	}
@@ -372,8 +386,8 @@ func TestChannelListLiveFallback(t *testing.T) {
 	}
 	e.sim.SetFault(sim.Fault{PathPrefix: "/api/4/search", Status: 500})
 	res, err := l.Search(ctxT(t), "^"+sineName+"$", "", true)
-	if err != nil || len(res) != 3 {
-		t.Errorf("live search with data-api failing: %d, %v; want the list's 3", len(res), err)
+	if err != nil || res.Len() != 3 {
+		t.Errorf("live search with data-api failing: %d, %v; want the list's 3", res.Len(), err)
 	}
 	if _, err := l.Search(ctxT(t), "^NOT-LISTED$", "", true); err == nil {
 		t.Error("failing live search of an unlisted name: no error")
@@ -458,19 +472,19 @@ func TestSearchAllSharesTheList(t *testing.T) {
 	chs := realisticCatalogue(1000)
 	l := loadedList(chs)
 	res, err := l.Search(t.Context(), ".*", "", false)
-	if err != nil || len(res) != len(chs) {
-		t.Fatalf("search .*: %d, %v", len(res), err)
+	if err != nil || res.Len() != len(chs) {
+		t.Fatalf("search .*: %d, %v", res.Len(), err)
 	}
-	res = append(res, daqbuf.Channel{Backend: "x", Name: "appended"})
+	_ = append(res.Channels(), daqbuf.Channel{Backend: "x", Name: "appended"})
 	_, all := l.All()
 	if len(all) != len(chs) || all[len(all)-1].Name == "appended" {
 		t.Error("appending to a search result changed the list")
 	}
 	one, err := l.Search(t.Context(), ".*", "sf-archiver", false)
-	if err != nil || len(one) == 0 || len(one) >= len(chs) {
-		t.Fatalf("search .* in one backend: %d, %v", len(one), err)
+	if err != nil || one.Len() == 0 || one.Len() >= len(chs) {
+		t.Fatalf("search .* in one backend: %d, %v", one.Len(), err)
 	}
-	for _, ch := range one {
+	for ch := range one.All() {
 		if ch.Backend != "sf-archiver" {
 			t.Fatalf("backend %q in a search of sf-archiver", ch.Backend)
 		}

@@ -16,7 +16,9 @@ import (
 // with strings.Index over one string of all case-folded names, and runs the regexp only on those.
 // For a pattern that is nothing but a case-insensitive literal (optionally anchored) the literal
 // test is the whole answer and the regexp is not run at all. Patterns without a usable literal
-// (`.*`, `[0-9]+`, `a.b` with one-letter parts only, ...) fall back to the full scan.
+// (`.*`, `[0-9]+`, `a.b` with one-letter parts only, ...) fall back to the full scan. Where the
+// regexp runs (the full scan, candidates of litVerify), a DFA built from its program decides most
+// names (dfa.go).
 
 // nameSep ends every name in the folded, joined string.
 const nameSep = '\n'
@@ -41,6 +43,9 @@ type nameMatcher struct {
 	// lits are folded strings of which every match contains at least one; empty: full scan.
 	lits []string
 	mode literalMode
+	// prog is the pattern's program for dfaRunner when the regexp has to run (litVerify or the
+	// full scan) and a DFA can read it; nil: RE2 decides.
+	prog *syntax.Prog
 }
 
 // compileMatcher compiles a search pattern; the error is RE2's.
@@ -71,8 +76,28 @@ func compileMatcher(pattern string) (*nameMatcher, error) {
 	}
 	if lits, mode := literalShape(tree); mode != litVerify {
 		m.lits, m.mode = lits, mode
+		return m, nil
 	}
+	m.prog = dfaProgram(tree)
 	return m, nil
+}
+
+// runner returns a DFA for one goroutine's names (nil: RE2 decides every name).
+func (m *nameMatcher) runner() *dfaRunner {
+	if m.prog == nil || m.mode != litVerify {
+		return nil
+	}
+	return newDFARunner(m.prog)
+}
+
+// match runs the pattern on name: through run when it can tell, else RE2.
+func (m *nameMatcher) match(run *dfaRunner, name string) bool {
+	if run != nil {
+		if matched, ok := run.match(name); ok {
+			return matched
+		}
+	}
+	return m.re.MatchString(name)
 }
 
 // hasAssertion reports whether re contains an empty-width assertion (^, $, \b, \B).

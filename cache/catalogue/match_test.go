@@ -32,7 +32,9 @@ func fastSearch(t testing.TB, x *channelIndex, pattern, backend string) []daqbuf
 	if err != nil {
 		t.Fatalf("pattern %q: %v", pattern, err)
 	}
-	return x.search(nil, m, backend)
+	part := x.search(m, backend)
+	res := listMatches(0, part, matchPart{})
+	return res.Channels()
 }
 
 func channelNames(chs []daqbuf.Channel) []string {
