@@ -28,6 +28,15 @@ type cacheEntry struct {
 	stored time.Time
 }
 
+// cacheEntryOverhead is what an entry costs besides its id and answer: the cacheEntry (64 bytes), its
+// list.Element (48) and a map slot (string key and pointer at up to half occupancy: 48).
+const cacheEntryOverhead = 160
+
+// entrySize is what d costs in the cache: the answer's whole backing array, its id and the overhead.
+func entrySize(d Dashboard) int64 {
+	return int64(cap(d.JSON)+len(d.ID)) + cacheEntryOverhead
+}
+
 // size is the bytes of answers held (0 for a nil cache).
 func (c *answerCache) size() int64 {
 	if c == nil {
@@ -85,7 +94,7 @@ func (c *answerCache) put(d Dashboard, gen uint64) {
 		c.removeElement(el)
 	}
 	c.byID[d.ID] = c.lru.PushFront(&cacheEntry{d: d, stored: c.now()})
-	c.bytes += int64(len(d.JSON))
+	c.bytes += entrySize(d)
 	for c.bytes > c.maxBytes {
 		c.removeElement(c.lru.Back())
 	}
@@ -106,5 +115,5 @@ func (c *answerCache) remove(id string) {
 func (c *answerCache) removeElement(el *list.Element) {
 	e := c.lru.Remove(el).(*cacheEntry)
 	delete(c.byID, e.d.ID)
-	c.bytes -= int64(len(e.d.JSON))
+	c.bytes -= entrySize(e.d)
 }

@@ -1,6 +1,7 @@
 package dashboards
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -10,8 +11,12 @@ import (
 
 func TestAnswerCacheBounds(t *testing.T) {
 	clock := newFakeClock()
-	c := newAnswerCache(100, time.Second, clock.Now)
-	put := func(id string, n int) { c.put(Dashboard{ID: id, JSON: []byte(strings.Repeat("x", n))}, c.generation()) }
+	dash := func(id string, n int) Dashboard { // JSON of capacity n, wherever it is allocated
+		return Dashboard{ID: id, JSON: bytes.Repeat([]byte("x"), n)[:n:n]}
+	}
+	// Five entries fit, each counted with its id and the per-entry overhead.
+	c := newAnswerCache(5*entrySize(dash("a", 20)), time.Second, clock.Now)
+	put := func(id string, n int) { c.put(dash(id, n), c.generation()) }
 	put("a", 20)
 	put("b", 20)
 	if _, ok := c.get("a"); !ok {
@@ -19,7 +24,7 @@ func TestAnswerCacheBounds(t *testing.T) {
 	}
 	put("c", 20)
 	put("d", 20)
-	put("e", 20) // 100 bytes: all fit
+	put("e", 20) // all five fit
 	put("f", 20) // evicts the least recently used: b (a was read)
 	if _, ok := c.get("b"); ok {
 		t.Error("least recently used entry kept over the byte bound")
@@ -27,7 +32,7 @@ func TestAnswerCacheBounds(t *testing.T) {
 	if _, ok := c.get("a"); !ok {
 		t.Error("recently read entry evicted")
 	}
-	put("huge", 30) // more than a quarter of the bound: not cached
+	put("huge", int(c.maxBytes/4)+1) // more than a quarter of the bound: not cached
 	if _, ok := c.get("huge"); ok {
 		t.Error("an entry over a quarter of the bound was cached")
 	}

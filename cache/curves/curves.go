@@ -105,6 +105,9 @@ type Curves struct {
 
 	stats curveCounters
 
+	// fragmentBufs are scratch buffers (*[]byte) newFragment writes fragments in.
+	fragmentBufs sync.Pool
+
 	// life is the parent of the work that outlives the request that started it (shared chunk
 	// fetches and their lock renewals); Close cancels it and waits for that work (detached).
 	life     context.Context

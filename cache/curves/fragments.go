@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/databoard/databoard/cache/store"
 	"github.com/databoard/databoard/daqbuf"
@@ -75,7 +76,7 @@ func (c *Curves) fragments(ctx context.Context, keys []string, vals [][]byte) ([
 			out[i] = f
 			continue
 		}
-		blob, err := newFragment(vals[i])
+		blob, err := c.newFragment(vals[i])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", keys[i], err)
 		}
@@ -95,15 +96,24 @@ func (c *Curves) fragments(ctx context.Context, keys []string, vals [][]byte) ([
 }
 
 // newFragment decodes a chunk value and encodes it as a kept fragment: the value, then its fragment.
-func newFragment(val []byte) ([]byte, error) {
+// It is written in a pooled buffer and copied out at its size: written in a buffer of a guessed size,
+// it kept enough spare room that the store copied it again, and a made fragment cost two allocations
+// (~50 KB for 128 bins) where distinct windows make fragments for most chunks they ask for.
+func (c *Curves) newFragment(val []byte) ([]byte, error) {
 	_, b, err := decodeBins(val)
 	if err != nil {
 		return nil, err
 	}
-	blob := make([]byte, 0, 4+len(val)+b.Len()*200)
-	blob = binary.LittleEndian.AppendUint32(blob, uint32(len(val)))
-	blob = append(blob, val...)
-	return curve.AppendFragment(blob, b), nil
+	buf, _ := c.fragmentBufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	*buf = binary.LittleEndian.AppendUint32((*buf)[:0], uint32(len(val)))
+	*buf = append(*buf, val...)
+	*buf = curve.AppendFragment(*buf, b)
+	blob := slices.Clone(*buf)
+	c.fragmentBufs.Put(buf)
+	return blob, nil
 }
 
 // keptFragment reads a kept fragment; ok only when it was made from exactly val.

@@ -14,14 +14,20 @@ import (
 // and a map slot (string key and pointer, 24 bytes, at up to half occupancy after a growth: 48).
 const memEntryOverhead = 176
 
+// memSize is what an entry costs: its key and value as the allocator holds them (rounded up to its
+// size classes; the value's whole capacity) and memEntryOverhead.
+func memSize(key string, val []byte) int64 {
+	return int64(allocSize(len(key))+allocSize(cap(val))) + memEntryOverhead
+}
+
 // memSlack is how much spare capacity a value may carry before Set keeps a tight copy instead: a value
 // cut from a larger buffer would otherwise hold the whole buffer while being counted by its length.
 func memSlack(n int) int { return n/8 + 64 }
 
 // MemoryConfig configures a Memory store. Zero values are defaults.
 type MemoryConfig struct {
-	// MaxBytes bounds keys + values + a fixed per-entry overhead; the least recently used values are
-	// evicted beyond it, and a single value larger than it is not stored. Default 256 MiB.
+	// MaxBytes bounds keys + values (as allocated) + a fixed per-entry overhead; the least recently used
+	// values are evicted beyond it, and a single value larger than it is not stored. Default 256 MiB.
 	MaxBytes int64
 	// Now is the clock for TTLs. Default time.Now.
 	Now func() time.Time
@@ -107,12 +113,15 @@ func (m *Memory) set(now time.Time, key string, val []byte, ttl time.Duration) {
 	if el, ok := m.items[key]; ok {
 		m.remove(el)
 	}
-	size := int64(len(key)+len(val)) + memEntryOverhead
-	if ttl <= 0 || size > m.maxBytes {
+	if ttl <= 0 {
 		return
 	}
 	if cap(val)-len(val) > memSlack(len(val)) {
 		val = slices.Clone(val)
+	}
+	size := memSize(key, val)
+	if size > m.maxBytes {
+		return
 	}
 	it := &memItem{key: key, val: val, expires: now.Add(ttl), size: size}
 	m.items[key] = m.lru.PushFront(it)

@@ -186,7 +186,7 @@ func TestStoreDeletePrefixAndStats(t *testing.T) {
 func TestMemoryEvictsLeastRecentlyUsed(t *testing.T) {
 	ctx := context.Background()
 	val := make([]byte, 100)
-	per := int64(1 + len(val) + memEntryOverhead)
+	per := memSize("a", val)
 	m := NewMemory(MemoryConfig{MaxBytes: 3 * per})
 	for _, k := range []string{"a", "b", "c"} {
 		_ = m.Set(ctx, k, val, time.Minute)
@@ -406,8 +406,8 @@ func TestMemoryKeepsTightCopies(t *testing.T) {
 		t.Errorf("kept len %d cap %d, want a tight copy of 100 bytes", len(got[0]), cap(got[0]))
 	}
 	st, _ := m.Stats(ctx)
-	if st.Bytes != int64(1+100+memEntryOverhead) {
-		t.Errorf("counted %d bytes, want %d", st.Bytes, 1+100+memEntryOverhead)
+	if want := memSize("k", got[0]); st.Bytes != want {
+		t.Errorf("counted %d bytes, want %d", st.Bytes, want)
 	}
 	tight := make([]byte, 100)
 	_ = m.Set(ctx, "t", tight, time.Minute)

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"os"
-	"runtime/debug"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -81,23 +78,4 @@ func (b budgetCollector) total() int64 {
 		n += c.max
 	}
 	return n
-}
-
-// memoryHeadroom is what the process needs besides its caches (channel list and its encoded answer,
-// buffers of requests in flight and fasthttp's pool of answer buffers, the answer cache's 512 KiB table
-// of recently asked keys, the stream hub), added to the cache budgets for the soft memory limit.
-const memoryHeadroom = 48 << 20
-
-// setMemoryLimit sets the Go runtime's soft memory limit to the cache budgets plus memoryHeadroom when
-// the operator has not set GOMEMLIMIT: the garbage collector then runs more often as the heap nears the
-// budgets instead of letting garbage double it (GOGC=100 alone let a 256 MiB cache reach 1.2 GB RSS).
-// It is soft: a process that really needs more goes on working, collecting more often.
-func setMemoryLimit(b budgetCollector, log *slog.Logger) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		log.Info("memory limit from GOMEMLIMIT", slog.Int64("bytes", debug.SetMemoryLimit(-1)))
-		return
-	}
-	limit := b.total() + memoryHeadroom
-	debug.SetMemoryLimit(limit)
-	log.Info("memory limit: cache budgets + headroom (set GOMEMLIMIT to override)", slog.Int64("bytes", limit))
 }

@@ -134,7 +134,9 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 	reg.MustRegister(cacheCollector{admin: admin}, daqbufCollector{client: client})
 	budgets := cacheBudgets(cfg, cacheStore, answers, fragments, dashboardStore)
 	reg.MustRegister(budgets)
-	setMemoryLimit(budgets, log)
+	if gov := startMemoryLimit(ctx, budgets, log); gov != nil {
+		cleanup.add(func(context.Context) { gov.Close() })
+	}
 
 	if cfg.MaintenanceToken == "" && cfg.MaintenanceListenAddr == "" {
 		log.Warn("maintenance routes are open on the main port, as in the old backend; " +
