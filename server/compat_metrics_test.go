@@ -42,3 +42,34 @@ func TestMetricsDisabled(t *testing.T) {
 		t.Errorf("/metrics without a registry = %d, want 404", r.status)
 	}
 }
+
+// The whole-list answer's size is in /metrics: 0 before the first full-list request, then at least the
+// JSON's length (with its offsets, and its gzip form once made).
+func TestMetricsChannelListAnswerBytes(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e := newTestEnv(t, withMetrics(reg))
+	size := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "databoard_channel_list_answer_bytes" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no databoard_channel_list_answer_bytes")
+		return 0
+	}
+	if got := size(); got != 0 {
+		t.Errorf("before any list request: %v bytes", got)
+	}
+	r := e.do(t, http.MethodGet, "/channels/search", "")
+	if r.status != http.StatusOK {
+		t.Fatalf("/channels/search = %d", r.status)
+	}
+	if n, got := float64(len(r.body)), size(); got < n || got > 3*n {
+		t.Errorf("after a list of %v bytes: %v bytes held", n, got)
+	}
+}

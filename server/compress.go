@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/klauspost/compress/gzip"
@@ -133,11 +134,18 @@ type gzipOnce struct {
 	once sync.Once
 	body []byte
 	z    []byte
+	made atomic.Int64 // len(z) once made, for size
 }
 
 func newGzipOnce(body []byte) *gzipOnce { return &gzipOnce{body: body} }
 
 func (g *gzipOnce) get() []byte {
-	g.once.Do(func() { g.z = gzipBytes(g.body, gzipLevelCached) })
+	g.once.Do(func() {
+		g.z = gzipBytes(g.body, gzipLevelCached)
+		g.made.Store(int64(cap(g.z)))
+	})
 	return g.z
 }
+
+// size is the bytes of the gzip form: 0 until made.
+func (g *gzipOnce) size() int { return int(g.made.Load()) }

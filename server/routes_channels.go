@@ -92,6 +92,17 @@ func searchAnswerKey(gen uint64, backend, pattern string) string {
 
 // encodedList returns the whole-list answer of generation gen, whose channels are chs, encoding it
 // when the one held is of another generation.
+// bytes is the size of the held answer: 0 before the first.
+func (c *channelListCache) bytes() int64 {
+	c.mu.Lock()
+	l := c.list
+	c.mu.Unlock()
+	if l == nil {
+		return 0
+	}
+	return int64(cap(l.body)) + 4*int64(cap(l.starts)) + int64(l.gz.size())
+}
+
 func (s *Server) encodedList(gen uint64, chs []daqbuf.Channel) *encodedList {
 	s.listCache.mu.Lock()
 	defer s.listCache.mu.Unlock()

@@ -164,6 +164,10 @@ func New(cfg Config, deps Deps) *Server {
 		if deps.Dashboards != nil {
 			deps.Metrics.MustRegister(storeCollector{store: deps.Dashboards})
 		}
+		deps.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "databoard_channel_list_answer_bytes",
+			Help: "Bytes held by the encoded whole-channel-list answer (JSON, offsets and its gzip form once made): one per list generation, not bounded by a budget.",
+		}, func() float64 { return float64(s.listCache.bytes()) }))
 	}
 	s.app = s.newApp(!cfg.SeparateMaintenance, true)
 	if cfg.SeparateMaintenance {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/databoard/databoard/daqbuf"
 )
@@ -38,6 +39,8 @@ type channelIndex struct {
 	// freq counts each byte of folded: the literal prefilter looks for a literal's rarest byte
 	// (every name starts with "S"? then "s" is a poor byte to look for).
 	freq [256]int32
+	// size approximates the bytes the index holds (see bytes).
+	size int64
 }
 
 // newChannelIndex indexes chs, which it keeps (the caller must not modify them afterwards).
@@ -73,7 +76,30 @@ func newChannelIndex(chs []daqbuf.Channel) *channelIndex {
 		}
 		return cmp.Compare(a.idx, b.idx)
 	})
+	x.size = x.measure()
 	return x
+}
+
+// measure approximates what x holds: the channel values with their names, descriptions and shapes
+// (backend, source, type and unit are interned: a few strings shared by all), the series table, the
+// folded names and their starts.
+func (x *channelIndex) measure() int64 {
+	n := int64(cap(x.list))*int64(unsafe.Sizeof(daqbuf.Channel{})) +
+		int64(cap(x.series))*int64(unsafe.Sizeof(seriesEntry{})) +
+		int64(len(x.folded)) + int64(cap(x.starts))*4
+	for i := range x.list {
+		ch := &x.list[i]
+		n += int64(len(ch.Name) + len(ch.Description) + 4*cap(ch.Shape))
+	}
+	return n
+}
+
+// bytes is x's approximate size in memory; 0 for nil.
+func (x *channelIndex) bytes() int64 {
+	if x == nil {
+		return 0
+	}
+	return x.size
 }
 
 // compareChannels is the list's order: backend, then name.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sync/singleflight"
 
@@ -95,6 +96,16 @@ type catalog struct {
 	all     []daqbuf.Channel
 }
 
+// bytes approximates the memory c holds: both indexes, and the merged list All makes when there
+// are additions.
+func (c *catalog) bytes() int64 {
+	n := c.base.bytes() + c.extra.bytes()
+	if c.extra.len() > 0 {
+		n += int64(c.base.len()+c.extra.len()) * int64(unsafe.Sizeof(daqbuf.Channel{}))
+	}
+	return n
+}
+
 func (c *catalog) channels() []daqbuf.Channel {
 	if c.extra.len() == 0 {
 		if c.base == nil {
@@ -115,6 +126,7 @@ func (c *catalog) channels() []daqbuf.Channel {
 // Stats describes the list for /metrics.
 type Stats struct {
 	Channels   int    // channels held, additions included
+	Bytes      int64  // approximate memory the held list and its index take
 	Additions  int    // of which found by live searches since the last refresh
 	Generation uint64 // changes whenever the held list does
 	// LastRefresh is when the held list was fetched from data-api (by whichever instance), and
@@ -401,6 +413,7 @@ func (l *List) Stats() Stats {
 	c := l.cat.Load()
 	return Stats{
 		Channels:        c.base.len() + c.extra.len(),
+		Bytes:           c.bytes(),
 		Additions:       c.extra.len(),
 		Generation:      c.gen,
 		LastRefresh:     c.fetchedAt,

@@ -1,11 +1,13 @@
 package catalogue
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/databoard/databoard/cache/store"
 	"github.com/databoard/databoard/daqbuf"
@@ -488,5 +490,25 @@ func TestSearchAllSharesTheList(t *testing.T) {
 		if ch.Backend != "sf-archiver" {
 			t.Fatalf("backend %q in a search of sf-archiver", ch.Backend)
 		}
+	}
+}
+
+// Stats.Bytes follows what the list holds: names 10 bytes longer, held twice (as listed and case-folded
+// for the search), add 20 bytes a channel.
+func TestStatsBytesCountsNames(t *testing.T) {
+	const n = 1000
+	list := func(pad string) []daqbuf.Channel {
+		chs := make([]daqbuf.Channel, n)
+		for i := range chs {
+			chs[i] = daqbuf.Channel{Backend: "b", Name: fmt.Sprintf("CH%s%06d", pad, i), SeriesID: uint64(i + 1)}
+		}
+		return chs
+	}
+	short, long := newChannelIndex(list("")).bytes(), newChannelIndex(list("0123456789")).bytes()
+	if min := int64(n) * int64(unsafe.Sizeof(daqbuf.Channel{})); short < min {
+		t.Errorf("%d channels: %d bytes, less than their values (%d)", n, short, min)
+	}
+	if long-short != 20*n {
+		t.Errorf("names 10 bytes longer: %d more bytes, want %d", long-short, 20*n)
 	}
 }

@@ -37,6 +37,8 @@ var (
 		"Failed cache store calls (each treated as a miss).", []string{"user"}, nil)
 	descChannels = prometheus.NewDesc("databoard_channels",
 		"Channels in the channel list.", nil, nil)
+	descChannelBytes = prometheus.NewDesc("databoard_channel_list_bytes",
+		"Approximate bytes the channel list and its search index hold (the whole list is held: no budget).", nil, nil)
 	descLiveSearches = prometheus.NewDesc("databoard_channel_searches_total",
 		"Live channel searches, by whether data-api was asked or the search cache answered.", []string{"source"}, nil)
 	descFragments = prometheus.NewDesc("databoard_curve_fragments_total",
@@ -47,7 +49,7 @@ var (
 
 func (cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCurveAnswers, descChunks, descUpstream, descCoalesced, descUpstreamBytes,
-		descSaved, descCacheErrors, descChannels, descLiveSearches, descInFlight, descFragments} {
+		descSaved, descCacheErrors, descChannels, descChannelBytes, descLiveSearches, descInFlight, descFragments} {
 		ch <- d
 	}
 }
@@ -75,6 +77,7 @@ func (c cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descLiveSearches, lists.LiveSearches, "data-api")
 	counter(descLiveSearches, lists.SearchCacheHits, "cache")
 	ch <- prometheus.MustNewConstMetric(descChannels, prometheus.GaugeValue, float64(lists.Channels))
+	ch <- prometheus.MustNewConstMetric(descChannelBytes, prometheus.GaugeValue, float64(lists.Bytes))
 	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(curves.FetchesInFlight))
 }
 
