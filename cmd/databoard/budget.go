@@ -84,8 +84,9 @@ func (b budgetCollector) total() int64 {
 }
 
 // memoryHeadroom is what the process needs besides its caches (channel list and its encoded answer,
-// buffers of requests in flight and fasthttp's pool of answer buffers, the answer cache's 512 KiB table
-// of recently asked keys, the stream hub), added to the cache budgets for the soft memory limit.
+// buffers of requests in flight and fasthttp's pool of answer buffers, the 512 KiB tables of recently
+// asked keys of the answer and fragment caches, the curve cache's vouches for kept fragments (at most
+// ~3 MiB), the stream hub), added to the cache budgets for the soft memory limit.
 const memoryHeadroom = 48 << 20
 
 // setMemoryLimit sets the Go runtime's soft memory limit to the cache budgets plus memoryHeadroom when
