@@ -18,21 +18,21 @@ import (
 // mostly copying.
 //
 // A kept fragment is stored with the exact chunk value it was made from, and used only while the
-// store still holds that value: the chunks are still read from the store for every request (it is the
-// source of truth, shared by every instance), and a chunk that changed there (the open tail, refetched
-// every few seconds; a chunk fetched again after a flush or an eviction, here or on another instance)
-// no longer matches, so its fragment is made again. A stale fragment can therefore never be served;
-// the flushes drop fragments too, only to give their memory back sooner.
+// store still holds that value: the chunks are read from the store (the source of truth, shared by
+// every instance), and a chunk that changed there (the open tail, refetched every few seconds; a chunk
+// fetched again after a flush or an eviction, here or on another instance) no longer matches, so its
+// fragment is made again. The one exception is a window whose chunks are all final and were all found
+// unchanged within Config.FragmentTrust: it is written from the kept fragments without reading the
+// store (trust.go says why that is safe and what it can miss: a final chunk replaced with other data,
+// seen at most FragmentTrust late). The flushes drop fragments and those vouches too.
 //
 // A kept value is: the length of the chunk value (uint32, little-endian), the chunk value, the
 // fragment.
-
-// A made fragment is kept only for a chunk asked for before (Curves.fragSeen, a store.Doorkeeper): a
-// chunk asked for once (random windows over a year of data, more chunks than the cache holds) would
-// only push a fragment that is used again out, and cost its copy. A fragment not kept still writes the
-// answer it was made for.
 //
-// The kept fragments of final chunks may be used without reading the store (trust.go).
+// A made fragment is kept only for a chunk asked for before (Curves.fragSeen, a store.Doorkeeper): a
+// chunk asked for once (a distinct window's edge chunks, a window nobody asks again) would only push a
+// fragment that is used again out, and cost its copy. A fragment not kept still writes the answer it
+// was made for.
 
 // BinFragments is Bins with the bins as fragments cut to q's window (curve.FragmentSource). ok is
 // false when q is not chunked (Bins then goes to data-api as it is), when there is no fragment cache,
