@@ -64,7 +64,8 @@ func (a *Admin) dropAnswers(ctx context.Context) error {
 	return errors.Join(err, a.store.Set(ctx, flushEpochKey, []byte(hex.EncodeToString(b)), 30*24*time.Hour))
 }
 
-// Start watches the shared flush epoch in the background, dropping this instance's kept answers when
+// Start watches the shared flush epoch in the background, dropping this instance's kept answers, its
+// in-process copy of the store and its vouches for kept fragments (curves.Curves.DropTrusted) when
 // another instance flushed. Without an answer store it does nothing.
 func (a *Admin) Start(ctx context.Context) {
 	if a.answers == nil && len(a.tiers) == 0 {
@@ -110,6 +111,7 @@ func (a *Admin) checkFlushEpoch(ctx context.Context) {
 			for _, t := range a.tiers {
 				t.DropLocal(ctx)
 			}
+			a.curves.DropTrusted() // the kept fragments this instance used without reading the store
 		}
 		a.seenEpoch = epoch
 	}

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"hash/maphash"
-	"sync/atomic"
 	"time"
 
 	"github.com/databoard/databoard/daqbuf/curve"
@@ -14,8 +12,9 @@ import (
 // decoding, no encoding. Only answers whose every chunk came from the curve cache (X-Cache: hit) and
 // whose window ended before now − settle are kept: such chunks are final (the curve cache keeps a
 // chunk's open-tail copy fresh for seconds, far less than the settle time), so the answer can never
-// change until an operator flushes it. And only answers asked for a second time (answerDoorkeeper): a
-// window asked for once would cost a kept copy and push a useful answer out.
+// change until an operator flushes it. And only answers asked for a second time (Server.answersSeen, a
+// store.Doorkeeper of 65 536 key hashes, 512 KiB): a window asked for once would cost a kept copy and
+// push a useful answer out, where not keeping it lets its buffer go back to the pool.
 
 // answerTTL bounds how long a kept answer lives. Short on purpose: it bounds the damage of anything
 // the settle rule below cannot see (an upstream stream cut between frames looks complete), while
@@ -25,31 +24,6 @@ const answerTTL = 10 * time.Minute
 // answerClockSlack is added to the curve source's tail age when deciding that an answer is final:
 // instances sharing a cache may disagree about now by this much.
 const answerClockSlack = 5 * time.Second
-
-// answerDoorkeeper remembers which answers were asked for recently, so that only an answer asked for a
-// second time is kept: a window asked once (a load of distinct windows, each person's own "last 3 days"
-// shifted by seconds) would only push useful answers out and cost a copy of its bytes each, where
-// not keeping it lets its buffer go back to the pool. It is a fixed table of key hashes (answerSeenSlots
-// × 8 bytes, 512 KiB), direct-mapped: a key whose slot another key took since is forgotten, which only
-// delays keeping its answer; a hash collision only keeps an answer one request early. Nothing it says
-// can change an answer's bytes.
-type answerDoorkeeper struct {
-	seed  maphash.Seed
-	slots []atomic.Uint64
-}
-
-// answerSeenSlots is the doorkeeper's size: a power of two.
-const answerSeenSlots = 1 << 16
-
-func newAnswerDoorkeeper() *answerDoorkeeper {
-	return &answerDoorkeeper{seed: maphash.MakeSeed(), slots: make([]atomic.Uint64, answerSeenSlots)}
-}
-
-// seen notes key and says whether it was noted before (and not forgotten since).
-func (d *answerDoorkeeper) seen(key string) bool {
-	h := maphash.String(d.seed, key) | 1 // never 0, the empty slot
-	return d.slots[h&(answerSeenSlots-1)].Swap(h) == h
-}
 
 // cachedAnswer returns a kept answer, or nil. An empty window's answer costs nothing and is never kept.
 func (s *Server) cachedAnswer(ctx context.Context, key string, empty bool) []byte {
@@ -63,7 +37,7 @@ func (s *Server) cachedAnswer(ctx context.Context, key string, empty bool) []byt
 	return vals[0]
 }
 
-// keepAnswer stores body when it is final and was asked for before (answerDoorkeeper), and says whether
+// keepAnswer stores body when it is final and was asked for before (Server.answersSeen), and says whether
 // it did: the cache then owns body.
 func (s *Server) keepAnswer(ctx context.Context, key string, status curve.Status, settled bool, body []byte) bool {
 	if s.deps.Answers == nil || status != curve.StatusHit || !settled {

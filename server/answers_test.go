@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -16,33 +15,6 @@ import (
 
 	"github.com/databoard/databoard/cache/curves"
 )
-
-func TestAnswerDoorkeeper(t *testing.T) {
-	d := newAnswerDoorkeeper()
-	for _, tc := range []struct {
-		key  string
-		want bool
-	}{
-		{"a", false},
-		{"a", true},
-		{"b", false},
-		{"a", true},
-		{"b", true},
-		{"", false},
-		{"", true},
-	} {
-		if got := d.seen(tc.key); got != tc.want {
-			t.Errorf("seen(%q) = %v, want %v", tc.key, got, tc.want)
-		}
-	}
-	// A table full of other keys forgets: the doorkeeper is bounded, not a set of everything.
-	for i := range 4 * answerSeenSlots {
-		d.seen(strconv.Itoa(i))
-	}
-	if d.seen("a") && d.seen("b") {
-		t.Error("remembered both keys after four tables of others")
-	}
-}
 
 // Distinct windows are answered without keeping their answers (each would push a useful one out);
 // a window asked for again is kept from then on.

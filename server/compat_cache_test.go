@@ -342,3 +342,28 @@ func TestCacheFlushReachesOtherInstancesAnswers(t *testing.T) {
 		t.Errorf("b after the flush: X-Cache %q, want miss", got)
 	}
 }
+
+// A flush on one instance also reaches the fragments another instance trusts without reading Redis
+// (within the same watch interval): its next answer reads Redis again and finds the chunks gone.
+func TestCacheFlushReachesOtherInstancesTrustedFragments(t *testing.T) {
+	prefix := redistest.Prefix(t)
+	newStore := func() store.Store { return store.NewRedis(redistest.Client(t), store.RedisConfig{Prefix: prefix}) }
+	a := newTestEnv(t, withCache(newStore(), curves.Config{}))
+	// Trusted for an hour: only the flush can end it within the test.
+	b := a.sibling(t, withCache(newStore(), curves.Config{FragmentTrust: time.Hour,
+		Fragments: store.NewMemory(store.MemoryConfig{MaxBytes: 16 << 20})}))
+	end := time.Now().Add(-30 * time.Hour)
+	path := binnedPath("SIM-F64:RAMP", end.Add(-time.Hour), end, 100)
+	b.do(t, http.MethodGet, path, "")
+	b.do(t, http.MethodGet, path, "") // asked twice: the fragments are kept and vouched for
+	if r := a.do(t, http.MethodDelete, "/maintenance/cache/curves?channel_name=SIM-F64:RAMP", ""); r.status != http.StatusOK {
+		t.Fatalf("flush on a: %d %s", r.status, r.body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for b.do(t, http.MethodGet, path, "").header.Get("X-Cache") != "miss" {
+		if time.Now().After(deadline) {
+			t.Fatal("b still answers from its kept answer or trusted fragments 10 s after a flush on a")
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the other instance's watch, not waiting for readiness
+	}
+}

@@ -189,7 +189,7 @@ func (s *Server) handleCurve(c *fiber.Ctx) error {
 	}
 	body := cv.AppendJSON(answerBuffer(c, cv.SizeHint()))
 	settled := !q.Empty && q.Settled(s.cfg.Now(), s.cfg.CurveSettle, s.cfg.CurveTailAge+answerClockSlack)
-	if settled && s.answersSeen.seen(key) && s.keepAnswer(ctx, key, status, settled, body) {
+	if settled && s.answersSeen.Seen(key) && s.keepAnswer(ctx, key, status, settled, body) {
 		return jsonBytes(c, http.StatusOK, body) // the answer cache owns body now
 	}
 	return sendPooledJSON(c, http.StatusOK, body)

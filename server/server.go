@@ -111,7 +111,7 @@ type Server struct {
 	bodies     *semaphore.Weighted
 
 	listCache   channelListCache
-	answersSeen *answerDoorkeeper // which curve answers were asked for recently (answers.go)
+	answersSeen *store.Doorkeeper // which curve answers were asked for recently (answers.go)
 	metrics     *httpMetrics      // nil without a registry
 }
 
@@ -153,7 +153,7 @@ func New(cfg Config, deps Deps) *Server {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, deps: deps, log: deps.Logger, bodies: semaphore.NewWeighted(cfg.BodyBudget),
-		answersSeen: newAnswerDoorkeeper()}
+		answersSeen: store.NewDoorkeeper(store.DefaultDoorkeeperSlots)}
 	for _, r := range s.routes() {
 		if r.body {
 			s.bodyRoutes = append(s.bodyRoutes, r)

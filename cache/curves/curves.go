@@ -69,6 +69,11 @@ type Config struct {
 	// Fragments, when set, keeps the chunks of binned answers as pre-encoded pieces of the answer
 	// (BinFragments, fragments.go), bounded by its bytes. Default nil: BinFragments is not offered.
 	Fragments *store.Memory
+	// FragmentTrust is how long an answer that found the store holding exactly the value a final
+	// chunk's kept fragment was made from vouches for that chunk: answers whose every chunk is vouched
+	// for are written from the kept fragments without reading the store (trust.go). Default 30 s;
+	// negative: every answer reads its chunks from the store.
+	FragmentTrust time.Duration
 	// Now is the clock deciding what is in the past and what is fresh. Default time.Now.
 	Now func() time.Time
 	// Logger receives store failures and stale answers. Default: discard.
@@ -107,6 +112,8 @@ type Curves struct {
 
 	// fragmentBufs are scratch buffers (*[]byte) newFragment writes fragments in.
 	fragmentBufs sync.Pool
+	fragSeen     *store.Doorkeeper // chunks whose fragment was made before: a made fragment is kept (fragments.go)
+	trust        trust             // final chunks whose kept fragment is used without reading the store (trust.go)
 
 	// life is the parent of the work that outlives the request that started it (shared chunk
 	// fetches and their lock renewals); Close cancels it and waits for that work (detached).
@@ -167,6 +174,9 @@ func New(client *daqbuf.Client, s store.Store, cfg Config) *Curves {
 	if cfg.EventChunks <= 0 {
 		cfg.EventChunks = 64
 	}
+	if cfg.FragmentTrust == 0 {
+		cfg.FragmentTrust = 30 * time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -174,10 +184,14 @@ func New(client *daqbuf.Client, s store.Store, cfg Config) *Curves {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	life, stop := context.WithCancel(context.Background())
-	return &Curves{
+	c := &Curves{
 		client: client, direct: Direct{Client: client}, store: s, cfg: cfg, log: cfg.Logger,
 		sems: map[string]*semaphore.Weighted{}, flights: map[string]*flightCall{}, failures: map[string]failure{}, life: life, stop: stop,
 	}
+	if cfg.Fragments != nil {
+		c.fragSeen = store.NewDoorkeeper(store.DefaultDoorkeeperSlots)
+	}
+	return c
 }
 
 // Close cancels the chunk fetches that run detached from their requests (and the renewals of their
@@ -259,38 +273,57 @@ func (c *Curves) tailAge(caller time.Duration) time.Duration {
 	return caller
 }
 
-// binChunks is what a binned request read: its plan, the chunks' keys and their encoded values (in
-// order; nil values at the end are chunks left out, see load), and where they came from.
+// binChunks is what a binned request reads: its plan, its chunks' jobs and keys, when it was planned
+// (ns), and, once loaded, the chunks' encoded values (in order; nil values at the end are chunks left
+// out, see load) and where they came from.
 type binChunks struct {
 	plan   binPlan
+	jobs   []chunkJob
 	keys   []string
+	now    int64
 	vals   [][]byte
 	status curve.Status
 }
 
-// readBins plans a binned request and loads its chunks, with a bound on the age of the tail chunk's
-// copy (none when maxTailAge is 0). ok is false when the request is not chunked: it is invalid, off
-// the grid, or needs more than MaxChunks chunks (a huge bin count would cost one upstream request per
-// BinsPerChunk bins when cold; one direct request is cheaper than that).
-func (c *Curves) readBins(ctx context.Context, q daqbuf.BinnedQuery, maxTailAge time.Duration) (binChunks, bool, error) {
+// planBinRead plans a binned request, with a bound on the age of the tail chunk's copy (none when
+// maxTailAge is 0). ok is false when the request is not chunked: it is invalid, off the grid, or needs
+// more than MaxChunks chunks (a huge bin count would cost one upstream request per BinsPerChunk bins
+// when cold; one direct request is cheaper than that).
+func (c *Curves) planBinRead(q daqbuf.BinnedQuery, maxTailAge time.Duration) (binChunks, bool) {
 	now := c.cfg.Now().UnixNano()
 	plan, ok := planBins(q, c.cfg.BinsPerChunk, now, c.cfg.Settle, c.tailAge(maxTailAge))
 	if !ok || len(plan.Chunks) > c.cfg.MaxChunks {
-		return binChunks{}, false, nil
+		return binChunks{}, false
 	}
 	base := binKeyBase(q.Channel, q.Mode, plan.Width)
 	jobs := c.jobs(q.Channel.Backend, base, plan.Chunks, kindBins, plan.Width, func(ctx context.Context, chunks []chunk) ([]fetched, error) {
 		return c.fetchBins(ctx, q, plan.Width, chunks)
 	})
-	vals, st, err := c.load(ctx, jobs, now)
-	if err != nil {
-		return binChunks{}, true, err
-	}
 	keys := make([]string, len(jobs))
 	for i, j := range jobs {
 		keys[i] = j.key
 	}
-	return binChunks{plan: plan, keys: keys, vals: vals, status: st}, true, nil
+	return binChunks{plan: plan, jobs: jobs, keys: keys, now: now}, true
+}
+
+// loadBins loads the chunks of a planned read (planBinRead).
+func (c *Curves) loadBins(ctx context.Context, read binChunks) (binChunks, error) {
+	var err error
+	read.vals, read.status, err = c.load(ctx, read.jobs, read.now)
+	return read, err
+}
+
+// readBins plans a binned request and loads its chunks (planBinRead, loadBins).
+func (c *Curves) readBins(ctx context.Context, q daqbuf.BinnedQuery, maxTailAge time.Duration) (binChunks, bool, error) {
+	read, ok := c.planBinRead(q, maxTailAge)
+	if !ok {
+		return binChunks{}, false, nil
+	}
+	read, err := c.loadBins(ctx, read)
+	if err != nil {
+		return binChunks{}, true, err
+	}
+	return read, true, nil
 }
 
 // bins is Bins with a bound on the age of the tail chunk's copy (none when maxTailAge is 0).
@@ -414,8 +447,11 @@ func (c *Curves) FlushChannel(ctx context.Context, backend, name string, seriesI
 }
 
 // deletePrefix deletes chunks from the store, and their fragments (kept under the same keys), and
-// returns how many chunks were deleted.
+// returns how many chunks were deleted. Every vouch for a kept fragment is dropped before and after:
+// an answer reading the store meanwhile may still see a value being deleted, and must not vouch for it.
 func (c *Curves) deletePrefix(ctx context.Context, prefix string) (int, error) {
+	c.trust.drop()
+	defer c.trust.drop()
 	if c.cfg.Fragments != nil {
 		_, _ = c.cfg.Fragments.DeletePrefix(ctx, prefix)
 	}
@@ -435,7 +471,7 @@ func (c *Curves) FlushAll(ctx context.Context) (int, error) {
 type Stats struct {
 	Hits, PartialHits, Misses, Stale uint64 // answers by curve.Status
 	Bypassed                         uint64 // requests not chunked (off-grid, oneBeforeRange, invalid)
-	ChunkHits                        uint64 // chunks used from the store as they were
+	ChunkHits                        uint64 // chunks used from the store as they were (TrustedChunks included)
 	ChunkMisses                      uint64 // chunks missing or out of date in the store
 	StaleChunks                      uint64 // stale copies served because their fetch failed
 	UpstreamFetches                  uint64 // data-api requests made (chunks and bypassed requests)
@@ -448,7 +484,8 @@ type Stats struct {
 	DroppedTails                     uint64 // live windows answered without their newest part (data-api failed or slow)
 	FailuresRecalled                 uint64 // fetches not tried because the same chunk failed less than FailureTTL ago
 	DeltaFetches                     uint64 // tail chunks brought up to now by fetching only what followed their copy
-	FragmentHits                     uint64 // chunks of binned answers written from a kept fragment
+	FragmentHits                     uint64 // chunks of binned answers written from a kept fragment, the store read
+	TrustedChunks                    uint64 // chunks of binned answers written from a kept fragment, the store not read (trust.go)
 	FragmentsMade                    uint64 // chunks of binned answers encoded (no fragment kept for their value)
 	FetchesInFlight                  int64  // chunk fetches running now (a gauge)
 	SharedFetches                    int64  // shared fetches running or waiting for a slot or a lock (a gauge)
@@ -460,7 +497,7 @@ type curveCounters struct {
 	upstream, coalesced, upstreamBytes, notStored atomic.Uint64
 	storeErrors, errors, abandoned                atomic.Uint64
 	droppedTails, failuresRecalled, deltas        atomic.Uint64
-	fragmentHits, fragmentsMade                   atomic.Uint64
+	fragmentHits, fragmentsMade, trustedChunks    atomic.Uint64
 	inFlight                                      atomic.Int64
 }
 
@@ -487,7 +524,7 @@ func (c *Curves) Stats() Stats {
 		UpstreamBytes: s.upstreamBytes.Load(), NotStored: s.notStored.Load(), StoreErrors: s.storeErrors.Load(),
 		Errors: s.errors.Load(), AbandonedFetches: s.abandoned.Load(),
 		DroppedTails: s.droppedTails.Load(), FailuresRecalled: s.failuresRecalled.Load(), DeltaFetches: s.deltas.Load(), FetchesInFlight: s.inFlight.Load(),
-		FragmentHits: s.fragmentHits.Load(), FragmentsMade: s.fragmentsMade.Load(),
+		FragmentHits: s.fragmentHits.Load(), FragmentsMade: s.fragmentsMade.Load(), TrustedChunks: s.trustedChunks.Load(),
 		SharedFetches: c.running.Load(),
 	}
 }

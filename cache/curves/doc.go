@@ -8,7 +8,9 @@
 //     tail for seconds; answers are identical to uncached ones, and stale copies are served
 //     (flagged) when data-api fails. BinFragments serves binned chunks as pieces of the answer already
 //     encoded (curve.Fragment), kept in an in-process cache beside the exact chunk value each was
-//     made from (fragments.go), so a cache hit is mostly copying.
+//     made from (fragments.go) when the chunk was asked for before, so a cache hit is mostly copying;
+//     a window whose chunks are all final and were found unchanged in the store within FragmentTrust
+//     is written from the kept fragments without reading the store (trust.go).
 //   - Direct: the uncached curve source, every request to data-api.
 //
 // The range algebra is pure functions (chunk_plan.go) with table and fuzz tests; chunk_codec.go and

@@ -35,8 +35,9 @@ func withFragments(cfg Config) Config {
 }
 
 // TestFragmentAnswersIdenticalToDirect: for every simulator channel type and many windows, with and
-// without removeEmptyBins, the answer written from fragments (cold, then warm) is byte for byte the
-// uncached one.
+// without removeEmptyBins, the answer written from fragments is byte for byte the uncached one: cold
+// (fragments made, not kept), asked again (made and kept), then from the kept fragments (read against
+// the store, or trusted without reading it).
 func TestFragmentAnswersIdenticalToDirect(t *testing.T) {
 	e := newSimEnv(t)
 	c := e.curves(store.NewMemory(store.MemoryConfig{}), withFragments(Config{}))
@@ -51,7 +52,7 @@ func TestFragmentAnswersIdenticalToDirect(t *testing.T) {
 			for _, removeEmpty := range []bool{false, true} {
 				q := answerQuery(ch, bq.Range.Beg, bq.Range.End, w.n, removeEmpty)
 				want, _ := answer(t, e.direct, q)
-				for round := range 2 {
+				for round := range 3 {
 					if got, _ := answer(t, c, q); got != want {
 						t.Errorf("%s %s removeEmpty=%v round %d:\n got %.200s\nwant %.200s", simCh.Name, w.name, removeEmpty, round, got, want)
 					}
@@ -59,8 +60,8 @@ func TestFragmentAnswersIdenticalToDirect(t *testing.T) {
 			}
 		}
 	}
-	if s := c.Stats(); s.FragmentHits == 0 || s.FragmentsMade == 0 {
-		t.Errorf("stats %+v: want fragments made and used", s)
+	if s := c.Stats(); s.FragmentHits == 0 || s.FragmentsMade == 0 || s.TrustedChunks == 0 {
+		t.Errorf("stats %+v: want fragments made, used after reading the store and trusted", s)
 	}
 }
 
@@ -71,34 +72,19 @@ func TestChangedChunkGetsANewFragment(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func() store.Store) {
 		e := newSimEnv(t)
 		s := newStore()
-		c := e.curves(s, withFragments(Config{TailTTL: 5 * time.Second}))
+		// Every answer reads the store (no trust, trust_test.go has it).
+		c := e.curves(s, withFragments(Config{TailTTL: 5 * time.Second, FragmentTrust: -1}))
 		ch := e.channel(t, "SIM-F64:SINE", false)
 		now := e.now()
 		past := answerQuery(ch, now-int64(26*time.Hour), now-int64(2*time.Hour), 2000, true)
-		first, _ := answer(t, c, past)
+		answer(t, c, past)
+		first, _ := answer(t, c, past) // asked twice: the fragments are kept
+		if st := c.Stats(); st.FragmentsMade == 0 || st.TrustedChunks != 0 {
+			t.Fatalf("stats %+v: want fragments made and none trusted", st)
+		}
 
 		// Another instance stored other values for every chunk of the window.
-		ctx := context.Background()
-		read, ok, err := c.readBins(ctx, daqbuf.BinnedQuery{Channel: ch, Range: past.Range(), BinCount: 2000}, 0)
-		if !ok || err != nil {
-			t.Fatalf("readBins: %v %v", ok, err)
-		}
-		for i, val := range read.vals {
-			h, b, err := decodeBins(val)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for k := range b.Avgs {
-				b.Avgs[k] += 1
-			}
-			changed, err := encodeBins(h, b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Set(ctx, read.keys[i], changed, time.Hour); err != nil {
-				t.Fatal(err)
-			}
-		}
+		keys := changeChunks(t, c, s, ch, past)
 		made := c.Stats().FragmentsMade
 		got, st := answer(t, c, past)
 		want := decodedAnswer(t, c, past)
@@ -106,8 +92,8 @@ func TestChangedChunkGetsANewFragment(t *testing.T) {
 			t.Errorf("after the chunks changed: status %s, equals the decoded answer %v, equals the old answer %v",
 				st, got == want, got == first)
 		}
-		if n := c.Stats().FragmentsMade - made; n != uint64(len(read.keys)) {
-			t.Errorf("%d fragments made for %d changed chunks", n, len(read.keys))
+		if n := c.Stats().FragmentsMade - made; n != uint64(len(keys)) {
+			t.Errorf("%d fragments made for %d changed chunks", n, len(keys))
 		}
 
 		// A live window: its tail chunk is refetched once TailTTL has passed.
@@ -120,6 +106,105 @@ func TestChangedChunkGetsANewFragment(t *testing.T) {
 			t.Errorf("live window after TailTTL: status %s, equals the uncached answer %v", st, got == want)
 		}
 	})
+}
+
+// changeChunks stores other values (every average + 1) for the chunks of q's window, as another
+// instance would that fetched them again after a flush or an eviction and got other data, and returns
+// their keys.
+func changeChunks(t testing.TB, c *Curves, s store.Store, ch daqbuf.ChannelRef, q curve.Query) []string {
+	t.Helper()
+	ctx := context.Background()
+	read, ok, err := c.readBins(ctx, daqbuf.BinnedQuery{Channel: ch, Range: q.Range(), BinCount: int(q.NumBins)}, 0)
+	if !ok || err != nil {
+		t.Fatalf("readBins: %v %v", ok, err)
+	}
+	for i, val := range read.vals {
+		h, b, err := decodeBins(val)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range b.Avgs {
+			b.Avgs[k] += 1
+		}
+		changed, err := encodeBins(h, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Set(ctx, read.keys[i], changed, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return read.keys
+}
+
+// TestFragmentKeptOnlyForChunksAskedBefore: a made fragment is kept only for a chunk asked for
+// before (the doorkeeper): a window asked once keeps nothing, asked twice keeps a fragment per chunk,
+// and the third answer uses them.
+func TestFragmentKeptOnlyForChunksAskedBefore(t *testing.T) {
+	e := newSimEnv(t)
+	cfg := withFragments(Config{FragmentTrust: -1})
+	c := e.curves(store.NewMemory(store.MemoryConfig{}), cfg)
+	ch := e.channel(t, "SIM-F64:SINE", false)
+	q := answerQuery(ch, e.now()-int64(26*time.Hour), e.now()-int64(2*time.Hour), 2000, false)
+	read, ok := c.planBinRead(daqbuf.BinnedQuery{Channel: ch, Range: q.Range(), BinCount: 2000}, 0)
+	if !ok {
+		t.Fatal("window not chunked")
+	}
+	n := uint64(len(read.keys))
+	want, _ := answer(t, e.direct, q)
+	for _, round := range []struct {
+		kept, made, hits uint64
+	}{
+		{0, n, 0},     // asked once: made, used, not kept
+		{n, 2 * n, 0}, // asked again: made and kept
+		{n, 2 * n, n}, // from the kept fragments
+	} {
+		if got, _ := answer(t, c, q); got != want {
+			t.Fatal("answer differs from the uncached one")
+		}
+		st, _ := cfg.Fragments.Stats(context.Background())
+		s := c.Stats()
+		if uint64(st.Entries) != round.kept || s.FragmentsMade != round.made || s.FragmentHits != round.hits {
+			t.Errorf("kept %d, made %d, hits %d; want %d, %d, %d", st.Entries, s.FragmentsMade, s.FragmentHits,
+				round.kept, round.made, round.hits)
+		}
+	}
+}
+
+// TestFragmentMemoryBounded: many chunks asked once keep no fragment at all; asked twice, the kept
+// fragments stay within their budget; the doorkeeper's table has a fixed size.
+func TestFragmentMemoryBounded(t *testing.T) {
+	e := newSimEnv(t)
+	const budget = 256 << 10
+	cfg := Config{Fragments: store.NewMemory(store.MemoryConfig{MaxBytes: budget})}
+	c := e.curves(store.NewMemory(store.MemoryConfig{}), cfg)
+	ch := e.channel(t, "SIM-F64:SINE", false)
+	windows := make([]curve.Query, 60) // a day apart: no chunk in common
+	for k := range windows {
+		end := e.now() - int64(k+2)*int64(24*time.Hour)
+		windows[k] = answerQuery(ch, end-int64(4*time.Hour), end, 500, false)
+	}
+	ctx := context.Background()
+	size := func() store.Stats {
+		st, _ := cfg.Fragments.Stats(ctx)
+		return st
+	}
+	for _, q := range windows {
+		answer(t, c, q)
+	}
+	if st, s := size(), c.Stats(); st.Entries != 0 || st.Bytes != 0 || s.FragmentsMade < uint64(len(windows)) {
+		t.Errorf("after %d windows asked once: %d fragments kept (%d bytes), %d made; want none kept",
+			len(windows), st.Entries, st.Bytes, s.FragmentsMade)
+	}
+	for _, q := range windows {
+		answer(t, c, q)
+	}
+	if st := size(); st.Entries == 0 || st.Bytes > budget {
+		t.Errorf("after the windows asked twice: %d fragments, %d bytes; want some, within %d", st.Entries, st.Bytes, budget)
+	}
+	if got := c.fragSeen.Bytes(); got != 8*store.DefaultDoorkeeperSlots {
+		t.Errorf("doorkeeper: %d bytes, want %d", got, 8*store.DefaultDoorkeeperSlots)
+	}
 }
 
 // decodedAnswer is q's answer written from the decoded chunks (Fetch, as the live stream reads).
@@ -145,7 +230,9 @@ func TestFlushDropsFragments(t *testing.T) {
 	}
 	sine, noise := e.channel(t, "SIM-F64:SINE", false), e.channel(t, "SIM-F64:NOISE", false)
 	for _, ch := range []daqbuf.ChannelRef{sine, noise} {
-		answer(t, c, answerQuery(ch, now-int64(5*time.Hour), now-int64(time.Hour), 500, false))
+		for range 2 { // asked twice: kept
+			answer(t, c, answerQuery(ch, now-int64(5*time.Hour), now-int64(time.Hour), 500, false))
+		}
 	}
 	before := count()
 	if _, err := c.FlushChannel(ctx, testBackend, sine.Name, 0); err != nil {

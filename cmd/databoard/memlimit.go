@@ -24,8 +24,8 @@ const memoryReserve = 4 << 20
 
 // minHeadroom is the least room the limit leaves above the budgets however much memory lies outside
 // the runtime: the process holds more than its caches (the channel list, ~17 MB with 100 000 channels,
-// its encoded answer, buffers of requests in flight), and a limit under what it holds would only keep
-// the collector running without end.
+// its encoded answer, buffers of requests in flight, the curve cache's vouches for kept fragments, at
+// most ~3 MiB), and a limit under what it holds would only keep the collector running without end.
 const minHeadroom = 8 << 20
 
 // memoryRecheck is how often the memory outside the runtime is measured again. It grows after startup:

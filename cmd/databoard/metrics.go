@@ -42,7 +42,8 @@ var (
 	descLiveSearches = prometheus.NewDesc("databoard_channel_searches_total",
 		"Live channel searches, by whether data-api was asked or the search cache answered.", []string{"source"}, nil)
 	descFragments = prometheus.NewDesc("databoard_curve_fragments_total",
-		"Chunks of binned curve answers written from a kept pre-encoded fragment (hit) or encoded (made).", []string{"result"}, nil)
+		"Chunks of binned curve answers written from a kept pre-encoded fragment after reading the chunk (hit) or "+
+			"without reading it, final and vouched for (trusted), or encoded (made).", []string{"result"}, nil)
 	descInFlight = prometheus.NewDesc("databoard_upstream_fetches_in_flight",
 		"Chunk fetches from data-api running now.", nil, nil)
 )
@@ -68,6 +69,7 @@ func (c cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descChunks, curves.StaleChunks, "stale")
 	counter(descFragments, curves.FragmentHits, "hit")
 	counter(descFragments, curves.FragmentsMade, "made")
+	counter(descFragments, curves.TrustedChunks, "trusted")
 	counter(descUpstream, curves.UpstreamFetches)
 	counter(descCoalesced, curves.CoalescedWaiters)
 	counter(descUpstreamBytes, curves.UpstreamBytes)
