@@ -19,8 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// recordConn is a socket that records each write and the write deadline in force for it. With stall
-// set, a write blocks until its deadline and fails as a real socket's does.
+// recordConn is a socket that records each write, whether a write deadline was in force for it, and
+// how often the deadline was set. With stall set, a write blocks until its deadline and fails as a
+// real socket's does.
 type recordConn struct {
 	net.Conn // not called
 
@@ -28,6 +29,7 @@ type recordConn struct {
 	writes   [][]byte
 	timed    []bool // a deadline was set for the write
 	deadline time.Time
+	sets     int
 	stall    bool
 }
 
@@ -51,6 +53,7 @@ func (c *recordConn) Write(p []byte) (int, error) {
 func (c *recordConn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	c.deadline = t
+	c.sets++
 	c.mu.Unlock()
 	return nil
 }
@@ -67,19 +70,18 @@ func TestFrameBatcher(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		steps  []any
-		writes []int  // socket writes, their sizes
-		timed  []bool // which of them had a deadline
+		writes []int // socket writes, their sizes
 	}{
-		{"outside a message: straight out", []any{100, 200}, []int{100, 200}, []bool{false, false}},
+		{"outside a message: straight out", []any{100, 200}, []int{100, 200}},
 		{"three messages, one write", []any{"hold", 100, 40, "release", "hold", 200, "release", "hold", 300, "release", "end"},
-			[]int{640}, []bool{true}},
+			[]int{640}},
 		{"a full buffer is written at once", []any{"hold", 16000, "release", "hold", 16000, "release", "hold", 16000, "release", "end"},
-			[]int{32000, 16000}, []bool{true, true}},
+			[]int{32000, 16000}},
 		{"a write of batchMax or more goes straight after the gathered bytes", []any{"hold", 100, 40000, 100, "release", "end"},
-			[]int{100, 40000, 100}, []bool{true, true, true}},
-		{"a control frame between messages is not held back", []any{"hold", 100, "release", 10}, []int{110}, []bool{true}},
-		{"a control frame inside a message joins it", []any{"hold", 100, 10, 200, "release", "end"}, []int{310}, []bool{true}},
-		{"nothing gathered, nothing written", []any{"hold", "release", "end"}, nil, nil},
+			[]int{100, 40000, 100}},
+		{"a control frame between messages is not held back", []any{"hold", 100, "release", 10}, []int{110}},
+		{"a control frame inside a message joins it", []any{"hold", 100, 10, 200, "release", "end"}, []int{310}},
+		{"nothing gathered, nothing written", []any{"hold", "release", "end"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			nc := &recordConn{}
@@ -107,14 +109,18 @@ func TestFrameBatcher(t *testing.T) {
 			for _, w := range nc.writes {
 				sizes = append(sizes, len(w))
 			}
-			if !slices.Equal(sizes, tc.writes) || !slices.Equal(nc.timed, tc.timed) {
-				t.Errorf("socket writes %v (deadline %v), want %v (%v)", sizes, nc.timed, tc.writes, tc.timed)
+			if !slices.Equal(sizes, tc.writes) {
+				t.Errorf("socket writes %v, want %v", sizes, tc.writes)
+			}
+			if i := slices.Index(nc.timed, false); i >= 0 {
+				t.Errorf("socket write %d without a deadline", i)
+			}
+			// All within a minute's first eighth: the deadline is set once.
+			if want := min(len(tc.writes), 1); nc.sets != want {
+				t.Errorf("write deadline set %d times, want %d", nc.sets, want)
 			}
 			if got := bytes.Join(nc.writes, nil); !bytes.Equal(got, want) {
 				t.Errorf("bytes on the socket differ from the bytes written (%d against %d)", len(got), len(want))
-			}
-			if !nc.deadline.IsZero() {
-				t.Errorf("write deadline left set: %v", nc.deadline)
 			}
 		})
 	}
@@ -175,15 +181,7 @@ func streamWireBytes(t *testing.T, sizes []int, queued bool) ([]byte, float64) {
 	if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("handshake: %v %v", res, err)
 	}
-	var c *conn
-	waitFor(t, "the connection", func() bool {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		for hc := range h.conns {
-			c = hc
-		}
-		return c != nil
-	})
+	c := onlyConn(t, h)
 	writesBefore := counterValue(t, reg, "databoard_stream_socket_writes_total")
 	c.qmu.Lock()
 	for i, n := range sizes {
@@ -211,4 +209,55 @@ func streamWireBytes(t *testing.T, sizes []int, queued bool) ([]byte, float64) {
 		t.Fatal(err)
 	}
 	return got, writes
+}
+
+// A client that stops reading: once the socket's buffers are full, the blocked write fails after
+// WriteTimeout and the connection is closed as a slow consumer, its goroutines freed.
+func TestStreamWriteTimeoutClosesSlowConsumer(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := New(Config{WriteTimeout: 200 * time.Millisecond, SendQueueBytes: 256 << 20}, nil, reg)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	nc, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	handshake := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := nc.Write([]byte(handshake)); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := http.ReadResponse(bufio.NewReader(nc), nil); err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", res, err)
+	}
+	c := onlyConn(t, h)
+	// 64 MiB, more than loopback's socket buffers hold, and never read.
+	big := body{b: []byte(`,"data":"` + strings.Repeat("x", 1<<20) + `"`)}
+	c.qmu.Lock()
+	for range 64 {
+		c.push(outItem{typ: typePong, body: big, size: len(big.b) + 64})
+	}
+	c.signal()
+	c.qmu.Unlock()
+	waitFor(t, "the slow consumer to be closed", func() bool {
+		return counterValue(t, reg, "databoard_stream_slow_consumer_closes_total") == 1 &&
+			gaugeValue(t, reg, "databoard_stream_connections") == 0
+	})
+	waitFor(t, "the stream's goroutines to end", func() bool { return streamGoroutines() == "" })
+}
+
+// onlyConn waits for h's one connection and returns it.
+func onlyConn(t *testing.T, h *Hub) *conn {
+	t.Helper()
+	var c *conn
+	waitFor(t, "the connection", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for hc := range h.conns {
+			c = hc
+		}
+		return c != nil
+	})
+	return c
 }
