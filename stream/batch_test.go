@@ -115,7 +115,7 @@ func TestFrameBatcher(t *testing.T) {
 			if i := slices.Index(nc.timed, false); i >= 0 {
 				t.Errorf("socket write %d without a deadline", i)
 			}
-			// All within a minute's first eighth: the deadline is set once.
+			// The writes are well within an eighth of a minute: the deadline is set once.
 			if want := min(len(tc.writes), 1); nc.sets != want {
 				t.Errorf("write deadline set %d times, want %d", nc.sets, want)
 			}
