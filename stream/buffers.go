@@ -19,13 +19,18 @@ const (
 )
 
 // smallBuffers is the handshake's ResponseWriter: its Hijack gives the WebSocket library buffers of
-// connReadBuffer and connWriteBuffer bytes instead of net/http's. Everything else is the
+// connReadBuffer and connWriteBuffer bytes instead of net/http's, the writer flushing to the
+// frameBatcher that newBatcher makes of the connection (kept in batch). Everything else is the
 // ResponseWriter's own.
-type smallBuffers struct{ http.ResponseWriter }
+type smallBuffers struct {
+	http.ResponseWriter
+	newBatcher func(net.Conn) *frameBatcher
+	batch      *frameBatcher // set by Hijack
+}
 
 // Hijack takes the connection over from net/http. Bytes the client sent after its request that
 // net/http has read already (a first frame sent with the handshake) are read first.
-func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
@@ -47,8 +52,9 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
-	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(nc, connWriteBuffer)), nil
+	w.batch = w.newBatcher(nc)
+	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(w.batch, connWriteBuffer)), nil
 }
 
 // Unwrap gives http.ResponseController the ResponseWriter underneath.
-func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }

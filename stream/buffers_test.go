@@ -129,10 +129,11 @@ func TestSmallBuffersHijack(t *testing.T) {
 		{"more than the reader holds", 3000, 3000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			h := New(Config{}, nil, nil)
 			type sizes struct{ reader, writer, buffered int }
 			got := make(chan sizes, 1)
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				nc, brw, err := smallBuffers{w}.Hijack()
+				nc, brw, err := (&smallBuffers{ResponseWriter: w, newBatcher: h.newBatcher}).Hijack()
 				if err != nil {
 					t.Error(err)
 					got <- sizes{}

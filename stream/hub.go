@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 
@@ -21,6 +22,7 @@ type Hub struct {
 	log     *slog.Logger
 	metrics *metrics
 	broker  broker
+	batches *sync.Pool // buffers of the connections' write batches (frameBatcher)
 
 	life   context.Context // ends with Close: every poller and connection runs under it
 	cancel context.CancelFunc
@@ -39,7 +41,7 @@ func New(cfg Config, curves *curve.Service, reg prometheus.Registerer) *Hub {
 	cfg = cfg.withDefaults()
 	life, cancel := context.WithCancel(context.Background())
 	h := &Hub{cfg: cfg, curves: curves, log: cfg.Logger, life: life, cancel: cancel,
-		series: map[Params]*series{}, conns: map[*conn]struct{}{}}
+		series: map[Params]*series{}, conns: map[*conn]struct{}{}, batches: newBatchPool()}
 	h.metrics = newMetrics(reg)
 	h.broker = inProcess{pollMax: cfg.PollMax}
 	if cfg.Redis != nil {
@@ -63,7 +65,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
+	sb := &smallBuffers{ResponseWriter: w, newBatcher: h.newBatcher}
+	ws, err := websocket.Accept(sb, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{subprotocolMsgpack, subprotocolJSON},
 		InsecureSkipVerify: len(h.cfg.AllowOrigins) == 0,
 		OriginPatterns:     h.cfg.AllowOrigins,
@@ -73,13 +76,18 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept has answered the client
 	}
-	c := newConn(h, ws)
+	c := newConn(h, ws, sb.batch)
 	if !h.track(c) {
 		_ = ws.Close(websocket.StatusGoingAway, "shutting down")
 		return
 	}
 	h.metrics.connections.Inc()
 	go h.serveConn(c)
+}
+
+// newBatcher returns the frameBatcher under a new connection's writes.
+func (h *Hub) newBatcher(nc net.Conn) *frameBatcher {
+	return &frameBatcher{nc: nc, bufs: h.batches, timeout: h.cfg.WriteTimeout, writes: h.metrics.writes}
 }
 
 // serveConn reads c's client messages until the client goes, a write fails (the writer closes the
