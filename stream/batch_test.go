@@ -165,22 +165,7 @@ func streamWireBytes(t *testing.T, sizes []int, queued bool) ([]byte, float64) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	h := New(Config{}, nil, reg)
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	nc, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	handshake := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	if _, err := nc.Write([]byte(handshake)); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(nc)
-	if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("handshake: %v %v", res, err)
-	}
+	br := rawStreamConn(t, h)
 	c := onlyConn(t, h)
 	writesBefore := counterValue(t, reg, "databoard_stream_socket_writes_total")
 	c.qmu.Lock()
@@ -216,21 +201,7 @@ func streamWireBytes(t *testing.T, sizes []int, queued bool) ([]byte, float64) {
 func TestStreamWriteTimeoutClosesSlowConsumer(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := New(Config{WriteTimeout: 200 * time.Millisecond, SendQueueBytes: 256 << 20}, nil, reg)
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	nc, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	handshake := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	if _, err := nc.Write([]byte(handshake)); err != nil {
-		t.Fatal(err)
-	}
-	if res, err := http.ReadResponse(bufio.NewReader(nc), nil); err != nil || res.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("handshake: %v %v", res, err)
-	}
+	rawStreamConn(t, h)
 	c := onlyConn(t, h)
 	// 64 MiB, more than loopback's socket buffers hold, and never read.
 	big := body{b: []byte(`,"data":"` + strings.Repeat("x", 1<<20) + `"`)}
@@ -260,4 +231,28 @@ func onlyConn(t *testing.T, h *Hub) *conn {
 		return c != nil
 	})
 	return c
+}
+
+// rawStreamConn serves h on a loopback server and opens a WebSocket to it by hand, with no client
+// library between the test and the bytes: it returns the reader of what the server sends after the
+// handshake. The socket and the server close when the test ends.
+func rawStreamConn(t *testing.T, h *Hub) *bufio.Reader {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	nc, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	handshake := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := nc.Write([]byte(handshake)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", res, err)
+	}
+	return br
 }
