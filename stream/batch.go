@@ -19,9 +19,9 @@ const batchMax = 32 << 10
 // call once the queue is empty (a full buffer is written at once). The bytes, and their order, are the
 // ones the library wrote.
 //
-// A write outside hold and release comes from another goroutine (the library's frame lock is held for
-// a whole frame, so it cannot be the writer's): a control frame from the reader side (pong, close). It
-// never waits for the writer: it goes out at once, after the gathered bytes if there are any. Every
+// A control frame (pong, close), whoever writes it (the reader side does, and may while the writer
+// holds a message), is never held back: the bytes that end it go out at once, after the gathered
+// bytes if there are any (frameCursor finds where control frames end). Every
 // socket write has a deadline of timeout (see write); so the writer's own calls into the library need
 // no context deadline: whatever they wait for (the library's frame lock, held by a control frame's
 // write, or a full batch's write) is bounded by this deadline or the library's own.
@@ -33,8 +33,9 @@ type frameBatcher struct {
 
 	mu       sync.Mutex // orders writes: the library's (under its frame lock) and end's
 	held     bool       // the writer is writing a message: writes are gathered
-	buf      *[]byte    // the gathered bytes; nil when there are none, so an idle connection holds no buffer
-	deadline time.Time  // the socket's write deadline
+	frames   frameCursor
+	buf      *[]byte   // the gathered bytes; nil when there are none, so an idle connection holds no buffer
+	deadline time.Time // the socket's write deadline
 }
 
 // Write is the library's flush: it gathers p while a message is held, and writes it (after anything
@@ -42,6 +43,7 @@ type frameBatcher struct {
 func (b *frameBatcher) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	control := b.frames.scan(p)
 	if b.buf != nil && len(*b.buf)+len(p) > batchMax {
 		if err := b.flush(); err != nil {
 			return 0, err
@@ -50,7 +52,7 @@ func (b *frameBatcher) Write(p []byte) (int, error) {
 	switch {
 	case len(p) >= batchMax:
 		return b.write(p)
-	case b.held:
+	case b.held && !control:
 		b.gather(p)
 		return len(p), nil
 	case b.buf != nil: // a control frame behind gathered bytes: both in one call

@@ -165,7 +165,7 @@ func streamWireBytes(t *testing.T, sizes []int, queued bool) ([]byte, float64) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	h := New(Config{}, nil, reg)
-	br := rawStreamConn(t, h)
+	br, _ := rawStreamConn(t, h)
 	c := onlyConn(t, h)
 	writesBefore := counterValue(t, reg, "databoard_stream_socket_writes_total")
 	c.qmu.Lock()
@@ -235,8 +235,8 @@ func onlyConn(t *testing.T, h *Hub) *conn {
 
 // rawStreamConn serves h on a loopback server and opens a WebSocket to it by hand, with no client
 // library between the test and the bytes: it returns the reader of what the server sends after the
-// handshake. The socket and the server close when the test ends.
-func rawStreamConn(t *testing.T, h *Hub) *bufio.Reader {
+// handshake, and the socket. The socket and the server close when the test ends.
+func rawStreamConn(t *testing.T, h *Hub) (*bufio.Reader, net.Conn) {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -254,5 +254,5 @@ func rawStreamConn(t *testing.T, h *Hub) *bufio.Reader {
 	if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("handshake: %v %v", res, err)
 	}
-	return br
+	return br, nc
 }
