@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -190,6 +191,7 @@ func New(client *daqbuf.Client, s store.Store, cfg Config) *Curves {
 	}
 	if cfg.Fragments != nil {
 		c.fragSeen = store.NewDoorkeeper(store.DefaultDoorkeeperSlots)
+		c.trust.seed = maphash.MakeSeed()
 	}
 	return c
 }

@@ -81,7 +81,11 @@ func cutFragments(frags []curve.Fragment, w daqbuf.Range) []curve.Fragment {
 // trustedFragments returns the kept fragments of a planned read when every chunk of it is final and
 // vouched for (trust.go); ok is false otherwise, and the store must be read.
 func (c *Curves) trustedFragments(ctx context.Context, read binChunks) ([]curve.Fragment, bool) {
-	if c.cfg.FragmentTrust < 0 || !c.trust.all(read.keys, read.now) {
+	if c.cfg.FragmentTrust < 0 {
+		return nil, false
+	}
+	sums, ok := c.trust.sums(read.keys, read.now)
+	if !ok {
 		return nil, false
 	}
 	kept, err := c.cfg.Fragments.GetMany(ctx, read.keys)
@@ -93,6 +97,9 @@ func (c *Curves) trustedFragments(ctx context.Context, read binChunks) ([]curve.
 		val, f, ok := parseKept(blob)
 		if !ok {
 			return nil, false // evicted meanwhile
+		}
+		if c.trust.sum(val) != sums[i] {
+			return nil, false // made from another value than the one vouched for (trust.go)
 		}
 		if h, err := readHeader(val, kindBins); err != nil || !h.Final {
 			return nil, false // replaced meanwhile by the fragment of a non-final value
@@ -121,6 +128,7 @@ func (c *Curves) fragments(ctx context.Context, keys []string, vals [][]byte, ep
 	out := make([]curve.Fragment, n)
 	var made []store.Entry
 	var trusted []string
+	var sums []uint64
 	madeCount := 0
 	for i := range n {
 		f, ok := keptFragment(kept[i], vals[i])
@@ -140,8 +148,9 @@ func (c *Curves) fragments(ctx context.Context, keys []string, vals [][]byte, ep
 			made = append(made, store.Entry{Key: keys[i], Val: blob, TTL: c.cfg.FinalTTL})
 		}
 		out[i] = f
-		if h, err := readHeader(vals[i], kindBins); err == nil && h.Final {
+		if h, err := readHeader(vals[i], kindBins); err == nil && h.Final && c.cfg.FragmentTrust > 0 {
 			trusted = append(trusted, keys[i])
+			sums = append(sums, c.trust.sum(vals[i]))
 		}
 	}
 	c.stats.fragmentHits.Add(uint64(n - madeCount))
@@ -151,7 +160,7 @@ func (c *Curves) fragments(ctx context.Context, keys []string, vals [][]byte, ep
 	}
 	if c.cfg.FragmentTrust > 0 {
 		now := c.cfg.Now().UnixNano()
-		c.trust.vouch(epoch, trusted, now, now+int64(c.cfg.FragmentTrust))
+		c.trust.vouch(epoch, trusted, sums, now, now+int64(c.cfg.FragmentTrust))
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package curves
 
 import (
+	"hash/maphash"
 	"sync"
 )
 
@@ -22,20 +23,37 @@ import (
 // is seen at most FragmentTrust late — the settled-answer cache (server/answers.go) serves whole
 // answers on the same assumption for ten minutes. Non-final chunks (the open tail, chunks to recheck)
 // are never vouched for: they are read every time.
+//
+// A vouch is for a value, not only a key: it holds a hash of the value the store held, and a kept
+// fragment is used only while it was made from a value with that hash. An answer that read the store
+// before a flush may keep its (old) fragment after an answer that read the new value has vouched for
+// the key; the hashes differ, so the store is read again instead of serving what the flush removed.
 
 // maxTrusted bounds the vouches kept at once (a key and its deadline each, ~100 bytes: about 3 MiB):
 // past it the expired ones go, and if that is not enough, all of them (answers then read the store
 // again until they vouch anew).
 const maxTrusted = 1 << 15
 
-// trust holds the vouches: chunk key → until when (ns) its kept fragment is taken as the store's value.
+// trust holds the vouches: chunk key → until when (ns) a kept fragment made from a value with the
+// vouched hash is taken as the store's value.
 type trust struct {
+	seed maphash.Seed // set by New, then only read
+
 	mu    sync.Mutex
-	until map[string]int64
+	until map[string]vouched
 	// epoch changes with every drop: a vouch prepared by a read that began before a drop (and may
 	// have read what the drop's flush deleted) is refused.
 	epoch uint64
 }
+
+// vouched is one vouch: until when, for the value with this hash.
+type vouched struct {
+	until int64
+	sum   uint64
+}
+
+// sum is the hash a vouch holds of a chunk value.
+func (t *trust) sum(val []byte) uint64 { return maphash.Bytes(t.seed, val) }
 
 // current is the epoch to hand to vouch, taken before reading the store.
 func (t *trust) current() uint64 {
@@ -44,8 +62,9 @@ func (t *trust) current() uint64 {
 	return t.epoch
 }
 
-// vouch notes keys as vouched for until the given time, unless a drop happened since epoch was taken.
-func (t *trust) vouch(epoch uint64, keys []string, now, until int64) {
+// vouch notes keys as vouched for until the given time, each for the value whose hash is sums[i], unless
+// a drop happened since epoch was taken.
+func (t *trust) vouch(epoch uint64, keys []string, sums []uint64, now, until int64) {
 	if len(keys) == 0 {
 		return
 	}
@@ -55,11 +74,11 @@ func (t *trust) vouch(epoch uint64, keys []string, now, until int64) {
 		return
 	}
 	if t.until == nil {
-		t.until = make(map[string]int64, len(keys))
+		t.until = make(map[string]vouched, len(keys))
 	}
 	if len(t.until)+len(keys) > maxTrusted {
 		for k, u := range t.until {
-			if u <= now {
+			if u.until <= now {
 				delete(t.until, k)
 			}
 		}
@@ -67,21 +86,24 @@ func (t *trust) vouch(epoch uint64, keys []string, now, until int64) {
 			clear(t.until)
 		}
 	}
-	for _, k := range keys {
-		t.until[k] = until
+	for i, k := range keys {
+		t.until[k] = vouched{until: until, sum: sums[i]}
 	}
 }
 
-// all says whether every key is vouched for at now.
-func (t *trust) all(keys []string, now int64) bool {
+// sums returns the hashes of the values every key is vouched for at now; ok is false when a key is not.
+func (t *trust) sums(keys []string, now int64) (sums []uint64, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, k := range keys {
-		if u, ok := t.until[k]; !ok || u <= now {
-			return false
+	sums = make([]uint64, len(keys))
+	for i, k := range keys {
+		v, ok := t.until[k]
+		if !ok || v.until <= now {
+			return nil, false
 		}
+		sums[i] = v.sum
 	}
-	return len(keys) > 0
+	return sums, len(keys) > 0
 }
 
 // drop forgets every vouch and refuses those prepared before it.

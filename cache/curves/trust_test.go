@@ -12,6 +12,11 @@ import (
 	"github.com/databoard/databoard/daqbuf/curve"
 )
 
+// vouchAll vouches for keys with zero hashes (these tests are about keys and times, not values).
+func vouchAll(tr *trust, epoch uint64, keys []string, now, until int64) {
+	tr.vouch(epoch, keys, make([]uint64, len(keys)), now, until)
+}
+
 func TestTrustVouches(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -20,26 +25,26 @@ func TestTrustVouches(t *testing.T) {
 		now   int64
 		want  bool
 	}{
-		{"vouched", func(tr *trust) { tr.vouch(tr.current(), []string{"a", "b"}, 0, 10) }, []string{"a", "b"}, 5, true},
-		{"one not vouched", func(tr *trust) { tr.vouch(tr.current(), []string{"a"}, 0, 10) }, []string{"a", "b"}, 5, false},
-		{"expired", func(tr *trust) { tr.vouch(tr.current(), []string{"a"}, 0, 10) }, []string{"a"}, 10, false},
+		{"vouched", func(tr *trust) { vouchAll(tr, tr.current(), []string{"a", "b"}, 0, 10) }, []string{"a", "b"}, 5, true},
+		{"one not vouched", func(tr *trust) { vouchAll(tr, tr.current(), []string{"a"}, 0, 10) }, []string{"a", "b"}, 5, false},
+		{"expired", func(tr *trust) { vouchAll(tr, tr.current(), []string{"a"}, 0, 10) }, []string{"a"}, 10, false},
 		{"no keys", func(tr *trust) {}, nil, 5, false},
-		{"dropped", func(tr *trust) { tr.vouch(tr.current(), []string{"a"}, 0, 10); tr.drop() }, []string{"a"}, 5, false},
+		{"dropped", func(tr *trust) { vouchAll(tr, tr.current(), []string{"a"}, 0, 10); tr.drop() }, []string{"a"}, 5, false},
 		{"prepared before a drop", func(tr *trust) {
 			epoch := tr.current()
 			tr.drop() // a flush while the store was read
-			tr.vouch(epoch, []string{"a"}, 0, 10)
+			vouchAll(tr, epoch, []string{"a"}, 0, 10)
 		}, []string{"a"}, 5, false},
 		{"prepared after a drop", func(tr *trust) {
 			tr.drop()
-			tr.vouch(tr.current(), []string{"a"}, 0, 10)
+			vouchAll(tr, tr.current(), []string{"a"}, 0, 10)
 		}, []string{"a"}, 5, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var tr trust
 			tc.setup(&tr)
-			if got := tr.all(tc.keys, tc.now); got != tc.want {
-				t.Errorf("all(%v, %d) = %v, want %v", tc.keys, tc.now, got, tc.want)
+			if _, got := tr.sums(tc.keys, tc.now); got != tc.want {
+				t.Errorf("sums(%v, %d) vouched = %v, want %v", tc.keys, tc.now, got, tc.want)
 			}
 		})
 	}
@@ -55,16 +60,19 @@ func TestTrustBounded(t *testing.T) {
 		}
 		return out
 	}
-	tr.vouch(0, keys(0, maxTrusted/2), 0, 10) // expire at 10
-	tr.vouch(0, keys(maxTrusted/2, maxTrusted/2), 0, 100)
-	tr.vouch(0, keys(maxTrusted, 10), 20, 100) // at 20: the first half goes
+	vouchAll(&tr, 0, keys(0, maxTrusted/2), 0, 10) // expire at 10
+	vouchAll(&tr, 0, keys(maxTrusted/2, maxTrusted/2), 0, 100)
+	vouchAll(&tr, 0, keys(maxTrusted, 10), 20, 100) // at 20: the first half goes
 	if n := len(tr.until); n != maxTrusted/2+10 {
 		t.Errorf("%d vouches after the expired were dropped, want %d", n, maxTrusted/2+10)
 	}
-	if !tr.all(keys(maxTrusted, 10), 20) || tr.all(keys(0, 1), 5) {
+	if _, ok := tr.sums(keys(maxTrusted, 10), 20); !ok {
+		t.Error("a live vouch was dropped")
+	}
+	if _, ok := tr.sums(keys(0, 1), 5); ok {
 		t.Error("wrong vouches kept")
 	}
-	tr.vouch(0, keys(2*maxTrusted, maxTrusted), 20, 100) // none expired: all go
+	vouchAll(&tr, 0, keys(2*maxTrusted, maxTrusted), 20, 100) // none expired: all go
 	if n := len(tr.until); n > maxTrusted {
 		t.Errorf("%d vouches, more than %d", n, maxTrusted)
 	}
@@ -197,5 +205,58 @@ func TestNoTrustWhenNegative(t *testing.T) {
 	}
 	if n := s.reads.Load() - before; n != 3 || c.Stats().TrustedChunks != 0 {
 		t.Errorf("%d store reads for 3 answers, %d trusted chunks; want 3, 0", n, c.Stats().TrustedChunks)
+	}
+}
+
+// A flush does not stop an answer that read the store before it from keeping the fragment of the old
+// value after it; when an answer after the flush has meanwhile read the new value and vouched for the
+// chunks, the kept fragment under their keys is the old value's. The vouch is for the new value's hash,
+// so the old fragment is not served: the store is read again (trust.go).
+//
+// Steps: A plans and reads the store (old values V1), epoch taken. FlushChannel; the chunks are
+// fetched again with other data (V2, as after data-api corrected the past, the reason to flush).
+// C answers: reads V2, keeps V2's fragments, vouches. A finishes with its V1 values: V1's fragments
+// are kept again. D answers: V2's data.
+func TestTrustIsForTheValueAfterAFlushRace(t *testing.T) {
+	e := newTrustEnv(t, store.NewMemory(store.MemoryConfig{}))
+	ctx := context.Background()
+	bq := daqbuf.BinnedQuery{Channel: e.ch, Range: e.past.Range(), BinCount: 2000}
+
+	// A: reads the store before the flush.
+	readA, ok := e.c.planBinRead(bq, 0)
+	if !ok {
+		t.Fatal("not chunked")
+	}
+	epochA := e.c.trust.current()
+	readA, err := e.c.loadBins(ctx, readA)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The flush, and the chunks fetched again with corrected data.
+	if _, err := e.c.FlushChannel(ctx, testBackend, e.ch.Name, 0); err != nil {
+		t.Fatal(err)
+	}
+	changeChunks(t, e.c, e.s.Store, e.ch, e.past)
+	want := decodedAnswer(t, e.c, e.past) // the answer of what the store holds now
+	if want == e.first {
+		t.Fatal("changeChunks changed nothing")
+	}
+
+	// C: after the flush, reads V2 and vouches.
+	if got, _ := answer(t, e.c, e.past); got != want {
+		t.Fatal("C: answer after the flush is not the store's")
+	}
+
+	// A finishes with the values it read before the flush.
+	if _, err := e.c.fragments(ctx, readA.keys, readA.vals, epochA); err != nil {
+		t.Fatal(err)
+	}
+
+	// D: trusted, no store read.
+	got, n := e.reads(t, e.past)
+	if got != want {
+		t.Errorf("after the flush: answer from %d store reads is the flushed data (old answer: %v), not the store's",
+			n, got == e.first)
 	}
 }
