@@ -50,19 +50,30 @@ func (m *mixLoader) upstream(ctx context.Context) (databoard, sim upstreamCount)
 func (m *mixLoader) fetch(ctx context.Context, url string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := m.client.Do(req)
+	resp, err := getOK(ctx, m.client, url)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+}
+
+// getOK GETs url and returns the response when its status is 200 OK (the caller closes its body), else
+// an *httpStatusError.
+func getOK(ctx context.Context, client *http.Client, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
 	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
 		return nil, &httpStatusError{resp.StatusCode}
 	}
-	return io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	return resp, nil
 }
 
 type httpStatusError struct{ status int }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 )
@@ -45,18 +44,11 @@ func (l *streamLoader) joinUpdates(ctx context.Context, res *StreamResult) error
 func (l *streamLoader) fetchUpdates(ctx context.Context) (map[string]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.cfg.UpdatesURL, nil)
+	resp, err := getOK(ctx, l.client, l.cfg.UpdatesURL)
 	if err != nil {
-		return nil, err
-	}
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("GET %s: %w", l.cfg.UpdatesURL, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", l.cfg.UpdatesURL, resp.Status)
-	}
 	return parseUpdates(io.LimitReader(resp.Body, maxUpdatesBody))
 }
 
