@@ -1,6 +1,7 @@
 package store
 
 import (
+	"hash/maphash"
 	"strconv"
 	"testing"
 )
@@ -46,5 +47,33 @@ func TestDoorkeeperSize(t *testing.T) {
 		if got := NewDoorkeeper(tc.slots).Bytes(); got != tc.bytes {
 			t.Errorf("NewDoorkeeper(%d).Bytes() = %d, want %d", tc.slots, got, tc.bytes)
 		}
+	}
+}
+
+// Two keys that share their first slot are both remembered (each has a second slot): direct-mapped,
+// they pushed each other out on every request and a window holding both was never kept whole.
+func TestDoorkeeperKeepsKeysSharingASlot(t *testing.T) {
+	d := NewDoorkeeper(64)
+	slots := func(k string) (uint64, uint64) {
+		h := maphash.String(d.seed, k) | 1
+		return h & d.mask, (h >> 32) & d.mask
+	}
+	var a, b string
+	for i := 0; b == ""; i++ {
+		k := strconv.Itoa(i)
+		switch {
+		case a == "":
+			a = k
+		default:
+			a1, a2 := slots(a)
+			if k1, k2 := slots(k); k1 == a1 && k2 != a2 && k2 != a1 {
+				b = k
+			}
+		}
+	}
+	d.Seen(a)
+	d.Seen(b)
+	if !d.Seen(a) || !d.Seen(b) {
+		t.Errorf("keys %q and %q share slot %d: one was forgotten", a, b, func() uint64 { s, _ := slots(a); return s }())
 	}
 }
